@@ -1,0 +1,161 @@
+"""The click commands: options -> collect -> model -> render. Thin by design; the only module
+that imports click.
+
+Exit status (SPEC.md "Errors"): 0 success (warnings on stderr), 1 the request can't be met
+(one stderr line naming the file or object and what to do), 2 usage. Never a traceback,
+unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any, Callable, Dict, Optional
+
+import click
+
+from memscope import __version__
+
+FORMATS = ("table", "yaml", "json")
+
+
+def common_options(f: Callable) -> Callable:
+    """The options every command accepts (sqlite-utils' shared output-options habit)."""
+    options = [
+        click.option("--root", default="/", show_default=True, metavar="DIR",
+                     help="Read the host laid out under DIR (proc/, sys/) instead of the "
+                          "live one."),
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+                     show_default=True,
+                     help="Output format; yaml and json carry integer bytes."),
+        click.option("-o", "--output", metavar="FILE",
+                     help="Write to FILE atomically (temp file, fsync, rename) instead of "
+                          "stdout."),
+        click.option("-b", "--bytes", "unit", flag_value="b", help="Table sizes in bytes."),
+        click.option("-k", "--kibi", "unit", flag_value="k",
+                     help="Table sizes in KiB (kB with --si)."),
+        click.option("-m", "--mebi", "unit", flag_value="m",
+                     help="Table sizes in MiB (MB with --si)."),
+        click.option("-g", "--gibi", "unit", flag_value="g",
+                     help="Table sizes in GiB (GB with --si)."),
+        click.option("--si", is_flag=True, help="Powers of 1000 instead of 1024 in tables."),
+        click.option("--debug", is_flag=True,
+                     help="Show a traceback for errors (for bug reports)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def render(doc: Dict[str, Any], fmt: str, table: Callable[[Dict[str, Any]], str],
+           stream: bool = False) -> str:
+    from memscope import render as r
+
+    if fmt == "json":
+        return r.to_json(doc, stream)
+    if fmt == "yaml":
+        return r.to_yaml(doc, stream)
+    return table(doc)
+
+
+def run(build: Callable[[], Dict[str, Any]], table: Callable[[Dict[str, Any]], str],
+        fmt: str, output: Optional[str], watch: Optional[float] = None,
+        count: Optional[int] = None) -> None:
+    """Build, render and emit a document once, or every ``watch`` seconds."""
+    from memscope.output import emit
+
+    if watch is None:
+        emit(render(build(), fmt, table), output)
+        return
+    n = 0
+    while True:
+        doc = build()
+        text = render(doc, fmt, table, stream=True)
+        if fmt == "table" and output is None and n:
+            text = "\n" + text
+        emit(text, output)
+        n += 1
+        if count is not None and n >= count:
+            return
+        time.sleep(watch)
+
+
+@click.group(context_settings={"help_option_names": ["--help"]})
+@click.version_option(__version__, "--version", prog_name="memscope")
+def cli() -> None:
+    """Where did my memory go? memscope reads the kernel's own accounting and explains it."""
+
+
+@cli.command()
+@common_options
+@click.option("-w", "--wide", is_flag=True, help="Split buff/cache into buffers and cache.")
+@click.option("--watch", type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help="Repeat every SECONDS (yaml: a document stream; json: an object a line).")
+@click.option("--count", type=click.IntRange(min=1), metavar="N",
+              help="With --watch, stop after N repetitions.")
+def summary(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bool,
+            debug: bool, wide: bool, watch: Optional[float], count: Optional[int]) -> None:
+    """The system picture: free-compatible figures, where every byte of MemTotal goes,
+    MemAvailable rebuilt, zones and pressure."""
+    from memscope.collect import collect_system
+    from memscope.model.system import build_summary
+    from memscope.render.table import summary_table
+    from memscope.render.units import Units
+    from memscope.sources import Root
+
+    if count is not None and watch is None:
+        raise click.UsageError("--count needs --watch")
+    src = Root(root)
+    units = Units(unit, si)
+    run(lambda: build_summary(collect_system(src)),
+        lambda doc: summary_table(doc, units, wide), fmt, output, watch, count)
+
+
+def _quiet_stdout() -> None:
+    """After EPIPE: point stdout at /dev/null so the interpreter's final flush is silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def main(argv: Optional[list] = None) -> None:
+    from memscope.errors import MemscopeError
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="memscope", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:  # usage errors: click's message, exit 2
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _quiet_stdout()
+        sys.exit(130)
+    except BrokenPipeError:
+        _quiet_stdout()
+        sys.exit(0)
+    except MemscopeError as exc:
+        if debug:
+            raise
+        _stderr(f"memscope: error: {exc}")
+        sys.exit(1)
+    except Exception as exc:  # a bug: still one line, and how to learn more
+        if debug:
+            raise
+        _stderr(f"memscope: error: internal error ({type(exc).__name__}: {exc}); "
+                "rerun with --debug and report it")
+        sys.exit(1)
+    sys.exit(0)
+
+
+def _stderr(line: str) -> None:
+    try:
+        sys.stderr.write(line.replace("\n", " ") + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass

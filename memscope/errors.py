@@ -1,0 +1,67 @@
+"""memscope's error hierarchy. Imports nothing of ours.
+
+Every error is one line for stderr: it names the file or object it is about and says what to
+do. The CLI turns MemscopeError into exit status 1 (SPEC.md "Errors").
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+
+class MemscopeError(Exception):
+    """A request that can't be met. ``str(e)`` is the whole one-line message."""
+
+
+class SourceError(MemscopeError):
+    """A file could not be read. ``path`` is the name the user knows it by."""
+
+    hint = ""
+
+    def __init__(self, path: str, reason: str, hint: Optional[str] = None):
+        self.path = path
+        self.reason = reason
+        if hint is not None:
+            self.hint = hint
+        super().__init__(path, reason)
+
+    def __str__(self) -> str:
+        tail = f" ({self.hint})" if self.hint else ""
+        return f"{self.path}: {self.reason}{tail}"
+
+
+class NotFound(SourceError):
+    """The file does not exist (a kernel without the feature, a root without the file)."""
+
+    hint = "is this kernel's /proc complete, or the --root tree?"
+
+
+class Unsupported(SourceError):
+    """The file exists but the kernel refuses to read it (EOPNOTSUPP: PSI disabled, ...)."""
+
+    hint = "the kernel has this feature disabled"
+
+
+class PermissionDenied(SourceError):
+    hint = "run as root"
+
+
+class ParseError(MemscopeError):
+    """A file whose content is not in the kernel's format.
+
+    Parsers are pure text -> record functions and know no path: they raise with the line,
+    and the one place that reads files (sources.Root.parse) attaches the path.
+    """
+
+    def __init__(self, message: str, line: Optional[int] = None, path: Optional[str] = None):
+        self.message = message
+        self.line = line
+        self.path = path
+        super().__init__(message, line, path)
+
+    def __str__(self) -> str:
+        where = self.path or "<input>"
+        if self.line is not None:
+            where += f": line {self.line}"
+        return (f"{where}: {self.message} (the file is not in the kernel's format: "
+                f"check the --root tree, or report it with the file attached)")

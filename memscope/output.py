@@ -1,0 +1,62 @@
+"""Where a command's output goes: stdout, or a file replaced atomically.
+
+``--output FILE`` (SPEC.md "Commands"): the text is written to a temp file named
+``.memscope-*.tmp`` in the same directory, mode 0644, fsync'ed, renamed over FILE, and the
+directory fsync'ed. A reader sees the old file or the new one, never a partial one; a crash
+mid-write leaves the previous file. rename() replaces a symlink at FILE instead of
+following it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional
+
+from memscope.errors import MemscopeError
+
+
+def write_atomic(path: str, text: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    data = text.encode("utf-8", "surrogateescape")
+    import tempfile
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".memscope-", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise MemscopeError(f"{path}: cannot write ({exc.strerror}; check the directory "
+                            "exists and is writable)") from None
+    try:
+        try:
+            os.fchmod(fd, 0o644)
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise MemscopeError(f"{path}: cannot write ({exc.strerror}; check the path and "
+                            "free space)") from None
+    try:
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass  # some filesystems refuse fsync on a directory; the rename itself is done
+
+
+def emit(text: str, output: Optional[str]) -> None:
+    if output is None or output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_atomic(output, text)

@@ -1,0 +1,131 @@
+"""Tables: a view of the model's documents with units applied (tabulate)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence
+
+from memscope.render.units import Units
+
+
+def grid(rows: Sequence[Sequence[Any]], headers: Sequence[str] = (),
+         align: Optional[Sequence[str]] = None) -> str:
+    """A plain, free(1)-like table: first column left, the rest right-aligned."""
+    import tabulate as tabulate_module
+
+    width = max(len(headers), max((len(r) for r in rows), default=0))
+    colalign = list(align) if align else ["left"] + ["right"] * (width - 1)
+    kwargs = dict(headers=list(headers), tablefmt="plain", colalign=colalign,
+                  disable_numparse=True)
+    data = [list(r) for r in rows]
+    try:  # tabulate 0.10+: a parameter keeps the indent of sub-rows
+        return tabulate_module.tabulate(data, preserve_whitespace=True, **kwargs)
+    except TypeError:  # older releases: a module global
+        tabulate_module.PRESERVE_WHITESPACE = True
+        return tabulate_module.tabulate(data, **kwargs)
+
+def clean(text: Any) -> str:
+    """Text from processes and files is untrusted: no control characters in a terminal."""
+    s = str(text)
+    return "".join(ch if ch.isprintable() else "?" for ch in s)
+
+
+def notes_block(notes: List[Dict[str, str]]) -> str:
+    if not notes:
+        return ""
+    return "Notes:\n" + "\n".join(f"  - [{n['code']}] {clean(n['text'])}" for n in notes)
+
+
+def _pct(part: int, total: int) -> str:
+    return f"{100.0 * part / total:.2f}" if total else "-"
+
+
+def summary_table(doc: Dict[str, Any], units: Units, wide: bool = False) -> str:
+    u = units
+    mem, swap = doc["memory"], doc["swap"]
+    blocks: List[str] = []
+
+    src = doc["source"]
+    ident = [x for x in (src.get("hostname"), src.get("kernel"), src.get("taken_at")) if x]
+    if src.get("root") not in (None, "/"):
+        ident.insert(0, f"root {src['root']}")
+    if ident:
+        blocks.append(clean("  ".join(ident)))
+
+    # free(1)'s block, same headers and columns.
+    if wide:
+        headers = ["", "total", "used", "free", "shared", "buffers", "cache", "available"]
+        row = ["Mem:", u(mem["total"]), u(mem["used"]), u(mem["free"]), u(mem["shared"]),
+               u(mem["buffers"]), u(mem["cache"]), u(mem["available"])]
+    else:
+        headers = ["", "total", "used", "free", "shared", "buff/cache", "available"]
+        row = ["Mem:", u(mem["total"]), u(mem["used"]), u(mem["free"]), u(mem["shared"]),
+               u(mem["buff_cache"]), u(mem["available"])]
+    rows = [row]
+    if swap is not None:
+        rows.append(["Swap:", u(swap["total"]), u(swap["used"]), u(swap["free"])])
+    blocks.append(grid(rows, headers))
+
+    # Where MemTotal goes.
+    total = mem["total"]
+    rows = []
+    for cat in doc["breakdown"]:
+        rows.append([cat["category"], u(cat["bytes"]), _pct(cat["bytes"], total)])
+        for part in cat.get("parts", ()):
+            rows.append(["  " + part["category"], u(part["bytes"]), _pct(part["bytes"], total)])
+    rows.append(["= MemTotal", u(total), "100.00"])
+    title = "Where MemTotal goes (disjoint; sums exactly)"
+    blocks.append(title + "\n" + grid(rows, ["category", u.label or "size", "%"]))
+
+    lru = next((c for c in doc["breakdown"] if c["category"] == "lru"), None)
+    if lru and lru.get("contents"):
+        rows = [[c["category"], u(c["bytes"])] for c in lru["contents"]]
+        blocks.append("What the LRU lists hold (overlapping: not part of the sum)\n"
+                      + grid(rows, ["contents", u.label or "size"]))
+
+    phys = doc["physical"]
+    if phys is not None:
+        blocks.append(f"Physical RAM: {u(phys['present'])} present in zones, "
+                      f"{u(phys['reserved'])} of it reserved outside MemTotal "
+                      "(kernel image, struct pages, firmware, crashkernel)")
+
+    ex = doc["available_explained"]
+    if ex is not None:
+        formula = {"totalreserve": "totalreserve_pages, kernels 4.5+",
+                   "sum_low": "sum of low watermarks, kernels 3.14-4.4"}[ex["formula"]]
+        rows = [["  free (MemFree)", u(ex["free"])],
+                [f"- reserve ({formula})", u(ex["reserve"])],
+                ["+ page cache kept", u(ex["pagecache_kept"])],
+                ["+ reclaimable kernel memory kept", u(ex["reclaimable_kept"])],
+                ["= rebuilt", u(ex["estimate"])],
+                ["  kernel's MemAvailable", u(ex["kernel"])]]
+        verdict = ("matches the kernel exactly" if ex["kernel"] == ex["estimate"]
+                   else "no kernel figure" if ex["kernel"] is None
+                   else f"differs from the kernel by {ex['estimate'] - ex['kernel']:+d} bytes")
+        blocks.append(f"MemAvailable explained ({verdict})\n" + grid(rows))
+
+    if doc["zones"]:
+        rows = [[z["node"], z["zone"], u(z["free"]), u(z["min"]), u(z["low"]), u(z["high"]),
+                 u(z["managed"]), z["state"], u(z["headroom"])] for z in doc["zones"]]
+        blocks.append(grid(rows, ["node", "zone", "free", "min", "low", "high", "managed",
+                                  "state", "headroom"],
+                           align=["right", "left"] + ["right"] * 5 + ["left", "right"]))
+
+    psi = doc["pressure"]
+    if psi is not None:
+        rows = []
+        for kind in ("some", "full"):
+            p = psi.get(kind)
+            if p:
+                rows.append([kind, f"{p['avg10']:.2f}%", f"{p['avg60']:.2f}%",
+                             f"{p['avg300']:.2f}%", f"{p['total_us'] / 1e6:.3f}s"])
+        blocks.append("Memory pressure (PSI: share of time stalled on memory)\n"
+                      + grid(rows, ["", "avg10", "avg60", "avg300", "total"]))
+
+    if swap is not None and swap["total"]:
+        blocks.append(f"Swap: {u(swap['used'])} used of {u(swap['total'])}, "
+                      f"{u(swap['cached'])} swap cache")
+
+    notes = notes_block(doc["notes"])
+    if notes:
+        blocks.append(notes)
+    return "\n\n".join(blocks) + "\n"

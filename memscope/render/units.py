@@ -1,0 +1,57 @@
+"""Sizes for tables: the unit flags of free(1) (-b -k -m -g, --si) and human-readable IEC."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+_IEC = ("B", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+_SI = ("B", "k", "M", "G", "T", "P", "E")
+
+
+class Units:
+    """How a table shows a size. ``unit`` is None (human), "b", "k", "m" or "g"."""
+
+    def __init__(self, unit: Optional[str] = None, si: bool = False):
+        self.unit = unit
+        self.si = si
+        self.base = 1000 if si else 1024
+
+    @property
+    def label(self) -> str:
+        """What a column of plain numbers is in, for headers."""
+        if self.unit is None:
+            return ""
+        if self.unit == "b":
+            return "bytes"
+        power = "kmg".index(self.unit) + 1
+        return ("kB", "MB", "GB")[power - 1] if self.si else ("KiB", "MiB", "GiB")[power - 1]
+
+    def __call__(self, n: Optional[int]) -> str:
+        if n is None:
+            return "-"
+        if self.unit == "b":
+            return str(n)
+        if self.unit is not None:
+            div = self.base ** ("kmg".index(self.unit) + 1)
+            # free(1) truncates; keep the sign of negative figures (headroom, remainders).
+            return str(-((-n) // div) if n < 0 else n // div)
+        return human(n, self.si)
+
+
+def human(n: int, si: bool = False) -> str:
+    """free -h style: three significant figures at most, IEC (Ki, Mi, ...) or SI (k, M)."""
+    base = 1000 if si else 1024
+    suffixes = _SI if si else _IEC
+    sign = "-" if n < 0 else ""
+    value = float(abs(n))
+    i = 0
+    while value >= base and i < len(suffixes) - 1:
+        value /= base
+        i += 1
+    if i == 0:
+        return f"{sign}{int(value)}B"
+    text = f"{value:.1f}" if value < 10 else f"{value:.0f}"
+    if text == str(base):  # 1023.6 -> "1024Ki": say "1.0Mi"
+        i += 1
+        text = "1.0"
+    return f"{sign}{text}{suffixes[i]}"

@@ -1,0 +1,137 @@
+"""The one place that opens files: a Root through which every kernel file is read.
+
+``Root("/")`` is the live host. ``Root(DIR)`` is a directory laid out as a host (``DIR/proc``,
+``DIR/sys``): captured trees, test fixtures. Snapshot archives join through the same
+interface later. Callers name files relative to the root (``"proc/meminfo"``); error
+messages name them as the user knows them (``/proc/meminfo`` live, ``DIR/proc/meminfo``
+otherwise).
+
+OSError becomes memscope's errors here and nowhere else (psutil's choke-point habit):
+ENOENT -> NotFound, EACCES/EPERM -> PermissionDenied, EOPNOTSUPP/EINVAL on read ->
+Unsupported (PSI files read EOPNOTSUPP when PSI is off; some v1 cgroup files EINVAL).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Callable, List, Optional, TypeVar
+
+from memscope.errors import (
+    MemscopeError,
+    NotFound,
+    ParseError,
+    PermissionDenied,
+    SourceError,
+    Unsupported,
+)
+
+T = TypeVar("T")
+
+# A kernel text file bigger than this is hostile or broken, not /proc: refuse it rather than
+# exhausting memory. (The largest real files memscope reads, smaps of a process at
+# vm.max_map_count, are ~40 MB.)
+MAX_FILE_BYTES = 256 * 1024 * 1024
+READ_CHUNK = 128 * 1024
+
+
+class Root:
+    """Read files of a host: the live one (``/``) or a directory laid out as one."""
+
+    def __init__(self, path: str = "/"):
+        self.path = path
+        real = os.path.realpath(path)
+        self.live = real == "/"
+        if not self.live:
+            if not os.path.exists(path):
+                raise MemscopeError(f"--root {path}: no such directory "
+                                    "(give a directory holding proc/ and sys/ as on a host)")
+            if not os.path.isdir(path):
+                raise MemscopeError(f"--root {path}: not a directory "
+                                    "(give a directory holding proc/ and sys/ as on a host)")
+        self._base = "/" if self.live else real
+
+    def __repr__(self) -> str:
+        return f"Root({self.path!r})"
+
+    def display(self, rel: str) -> str:
+        """The name of ``rel`` as the user knows it, for messages."""
+        if self.live:
+            return "/" + rel
+        return os.path.join(self.path, rel)
+
+    def _abs(self, rel: str) -> str:
+        return os.path.join(self._base, rel)
+
+    def _error(self, rel: str, exc: OSError) -> SourceError:
+        name = self.display(rel)
+        code = exc.errno
+        if code in (errno.ENOENT, errno.ENOTDIR, errno.ESRCH):
+            return NotFound(name, "no such file")
+        if code in (errno.EACCES, errno.EPERM):
+            return PermissionDenied(name, "permission denied")
+        if code in (errno.EOPNOTSUPP, errno.EINVAL):
+            return Unsupported(name, "not supported by this kernel (%s)" % os.strerror(code))
+        if code == errno.EISDIR:
+            return SourceError(name, "is a directory, not a file",
+                               "check the --root tree")
+        return SourceError(name, os.strerror(code) if code else str(exc))
+
+    def read_bytes(self, rel: str) -> bytes:
+        """The whole file, read in one pass (procfs files are racy across partial reads)."""
+        # Read in chunks: sysctl files kmalloc a buffer of the requested size (asking for
+        # the cap at once fails with ENOMEM), and seq_file resumes cleanly between reads.
+        chunks = []
+        size = 0
+        try:
+            fd = os.open(self._abs(rel), os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                while True:
+                    chunk = os.read(fd, READ_CHUNK)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > MAX_FILE_BYTES:
+                        raise SourceError(self.display(rel),
+                                          f"larger than {MAX_FILE_BYTES} bytes",
+                                          "not a kernel file: check the --root tree")
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise self._error(rel, exc) from None
+        return b"".join(chunks)
+
+    def read_text(self, rel: str) -> str:
+        # Kernel files are ASCII; anything else is shown, never fatal, at decode time.
+        return self.read_bytes(rel).decode("utf-8", "replace")
+
+    def read_optional(self, rel: str) -> Optional[str]:
+        """The file's text, or None where the kernel lacks it (absent or unsupported)."""
+        try:
+            return self.read_text(rel)
+        except (NotFound, Unsupported):
+            return None
+
+    def exists(self, rel: str) -> bool:
+        return os.path.exists(self._abs(rel))
+
+    def listdir(self, rel: str) -> List[str]:
+        try:
+            return sorted(os.listdir(self._abs(rel)))
+        except OSError as exc:
+            raise self._error(rel, exc) from None
+
+    def parse(self, rel: str, parser: Callable[[str], T], optional: bool = False) -> Optional[T]:
+        """Read ``rel`` and parse it, naming the file in any ParseError.
+
+        With ``optional``, a file the kernel lacks gives None instead of NotFound.
+        """
+        text = self.read_optional(rel) if optional else self.read_text(rel)
+        if text is None:
+            return None
+        try:
+            return parser(text)
+        except ParseError as exc:
+            exc.path = self.display(rel)
+            raise
