@@ -44,17 +44,29 @@ def page_size(root: Root, meminfo, zoneinfo, notes: Notes) -> int:
     if root.live:
         return os.sysconf("SC_PAGE_SIZE")
     if zoneinfo is not None:
-        pages = sum(z.free for z in zoneinfo.zones)
-        free = meminfo.get("MemFree")
-        if pages and free:
-            ratio = free / pages
+        # Pairs of (bytes, pages) that count the same pages. Free pages first; the LRU lists
+        # next, which stay exact where MemFree counts memory not yet initialised.
+        lru_bytes = sum(meminfo.get(k, 0) for k in ("Active(file)", "Inactive(file)",
+                                                       "Active(anon)", "Inactive(anon)"))
+        lru_pages = sum(zoneinfo.node_stat(k) or 0 for k in (
+            "nr_active_file", "nr_inactive_file", "nr_active_anon", "nr_inactive_anon"))
+        pairs = [(meminfo.get("MemFree"), sum(z.free for z in zoneinfo.zones)),
+                 (lru_bytes, lru_pages)]
+        near = None
+        for nbytes, pages in pairs:
+            if not nbytes or not pages:
+                continue
+            ratio = nbytes / pages
             for size in (4096, 8192, 16384, 65536):
-                if abs(ratio - size) / size < 0.25:
-                    if ratio != size:
-                        notes.add("page_size_inferred",
-                                  f"page size {size} inferred from MemFree / zone free "
-                                  "pages (the files were not read at the same instant)")
+                if abs(ratio - size) / size < 0.01:  # the same pages, read moments apart
                     return size
+                if near is None and abs(ratio - size) / size < 0.05:
+                    near = size
+        if near is not None:
+            notes.add("page_size_inferred",
+                      f"page size {near} inferred from meminfo against zoneinfo (the files "
+                      "were not read at the same instant)")
+            return near
     if zoneinfo is not None or root.exists("proc/vmstat"):  # only where pages are converted
         notes.add("page_size_assumed", "page size not recorded under this root: 4096 assumed")
     return 4096

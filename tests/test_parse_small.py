@@ -1,0 +1,70 @@
+"""parse_vmstat, parse_pressure, parse_kconfig: whole records and malformed input."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from conftest import FIXTURES
+from memscope.errors import ParseError
+from memscope.parsers.kconfig import parse_kconfig
+from memscope.parsers.pressure import parse_pressure
+from memscope.parsers.vmstat import parse_vmstat
+
+LIVE = FIXTURES / "this-vm-6.18.44-live" / "proc"
+
+
+def test_vmstat_whole_file():
+    text = (LIVE / "vmstat").read_text()
+    vm = parse_vmstat(text)
+    assert len(vm) == len(text.splitlines())
+    assert vm["nr_memmap_boot_pages"] == 98304
+    assert vm["nr_isolated_anon"] == 0 and vm["nr_zspages"] == 0
+
+
+@pytest.mark.parametrize("text, line", [
+    ("", 1), ("nr_free_pages\n", 1), ("nr_free_pages 12 13\n", 1),
+    ("nr_free_pages x\n", 1), ("a 1\na 2\n", 2), ("a 1\n\x00", 2),
+])
+def test_vmstat_malformed(text, line):
+    with pytest.raises(ParseError) as info:
+        parse_vmstat(text)
+    assert info.value.line == line
+
+
+def test_pressure_heavy():
+    psi = parse_pressure((FIXTURES / "pcp-qa-pressure-root-001/proc/pressure/memory")
+                         .read_text())
+    assert psi["some"]["avg10"] == 70.24
+    assert psi["full"]["avg10"] == 57.59
+    assert isinstance(psi["some"]["total_us"], int) and psi["some"]["total_us"] > 10**9
+
+
+def test_pressure_idle_whole_record():
+    assert parse_pressure((LIVE / "pressure" / "memory").read_text()) == {
+        "some": {"avg10": 0.0, "avg60": 0.0, "avg300": 0.0, "total_us": 0},
+        "full": {"avg10": 0.0, "avg60": 0.0, "avg300": 0.0, "total_us": 0},
+    }
+
+
+@pytest.mark.parametrize("text, line", [
+    ("", 1),
+    ("some avg10=x avg60=0.00 avg300=0.00 total=0\n", 1),
+    ("some avg10=0.00 avg60=0.00 total=0\n", 1),
+    ("some avg10=0.00 avg60=0.00 avg300=0.00 total=-\n", 1),
+    ("some avg10=0.00 avg60=0.00 avg300=0.00 total=1\nsome avg10=0.00 avg60=0.00 "
+     "avg300=0.00 total=1\n", 2),
+    ("full avg10=0.00 avg60=0.00 avg300=0.00 total=1\n", None),
+    ("some avg10 avg60=0.00 avg300=0.00 total=1\n", 1),
+])
+def test_pressure_malformed(text, line):
+    with pytest.raises(ParseError) as info:
+        parse_pressure(text)
+    assert info.value.line == line
+
+
+def test_kconfig_vmap_stack():
+    config = parse_kconfig(gzip.decompress((LIVE / "config.gz").read_bytes()).decode())
+    assert config["CONFIG_VMAP_STACK"] == "y"
+    assert "CONFIG_HIGHMEM" not in config
