@@ -39,3 +39,80 @@ def run_memscope(*args, input=None, env=None, user=None, cwd=None):
         full_env.update(env)
     return subprocess.run(cmd, capture_output=True, text=True, input=input, env=full_env,
                           cwd=cwd or REPO, timeout=120, user=user)
+
+
+def _unprivileged_uid():
+    import pwd
+
+    for name in ("nobody", "daemon"):
+        try:
+            return pwd.getpwnam(name).pw_uid
+        except KeyError:
+            continue
+    return None
+
+
+_UNPRIV = {}
+
+
+def unprivileged_runner():
+    """(uid, interpreter, env) to run memscope as an unprivileged user, or a skip reason.
+
+    The test interpreter often lives where other users can't reach it (pyenv under a 0700
+    /root); an interpreter of the same version elsewhere (Debian's /usr/bin/python3.X) runs
+    the same code with this environment's site-packages on PYTHONPATH. Checked by running
+    it, not assumed.
+    """
+    if "result" in _UNPRIV:
+        return _UNPRIV["result"]
+    import sysconfig
+
+    result = None
+    uid = _unprivileged_uid()
+    if os.geteuid() != 0:
+        result = "needs root to start a process as another user"
+    elif uid is None:
+        result = "no unprivileged user (nobody, daemon) on this machine"
+    else:
+        version = "python%d.%d" % sys.version_info[:2]
+        paths = sysconfig.get_paths()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO), paths["purelib"], paths["platlib"]])
+        env.pop("HOME", None)
+        for python in (sys.executable, f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
+            try:
+                probe = subprocess.run(
+                    [python, "-c", "import memscope.cli, tabulate, yaml"], user=uid,
+                    env=env, capture_output=True, timeout=60, cwd="/")
+            except OSError:
+                continue
+            if probe.returncode == 0:
+                result = (uid, python, env)
+                break
+        else:
+            result = ("no Python %d.%d interpreter with memscope importable is reachable by "
+                      "an unprivileged user" % sys.version_info[:2])
+    _UNPRIV["result"] = result
+    return result
+
+
+def run_unprivileged(*args, cwd="/"):
+    runner = unprivileged_runner()
+    if isinstance(runner, str):
+        pytest.skip(runner)
+    uid, python, env = runner
+    return subprocess.run([python, "-m", "memscope", *map(str, args)], user=uid, env=env,
+                          capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+@pytest.fixture
+def world_tmp():
+    """A temporary directory every user can traverse (pytest's tmp_path is 0700)."""
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="memscope-test-")
+    os.chmod(path, 0o755)
+    yield Path(path)
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
