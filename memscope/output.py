@@ -56,7 +56,13 @@ def write_atomic(path: str, text: str) -> None:
 
 def emit(text: str, output: Optional[str]) -> None:
     if output is None or output == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise  # the reader went away (| head): the CLI exits quietly
+        except OSError as exc:
+            raise MemscopeError(f"standard output: cannot write ({exc.strerror}; check "
+                                "where it is redirected)") from None
     else:
         write_atomic(output, text)

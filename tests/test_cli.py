@@ -215,3 +215,16 @@ def test_installed_console_script_works_outside_the_checkout():
                        capture_output=True, text=True, cwd="/", env=env, timeout=60)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["schema_version"] == 1
+
+
+def test_stdout_write_error_is_one_line():
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "memscope", "summary", "--root",
+                            str(LIVE_HOST)], stdout=full, stderr=subprocess.PIPE, text=True,
+                           env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=60)
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [
+        "memscope: error: standard output: cannot write (No space left on device; check "
+        "where it is redirected)"]

@@ -175,3 +175,18 @@ def test_vendor_lines_noted():
     assert "unknown_fields" in codes
     codes = [n["code"] for n in summary("kindle-arm-2.6.31")["notes"]]
     assert "unknown_lines_skipped" in codes
+
+
+@pytest.mark.parametrize("host, floor", [
+    ("this-vm-6.18.44-fc-v657", "6.12"),        # promo
+    ("chromeos-n100-6.6", "5.3"),               # VmallocUsed counts pages, no zoneinfo
+    ("rhcos-sosreport-rhel8-4.18", "4.4"),      # VmallocUsed 0, VmallocChunk 0
+    ("pcp-qa-meminfo-root-002-numa2", "3.14"),  # MemAvailable
+    ("ubuntu1404-proc-snapshot-3.13", "2.6.32"),
+    ("kindle-arm-2.6.31", None),
+])
+def test_kernel_floor_from_fields(host, floor):
+    from memscope.model.kernel import kernel_floor
+
+    inp = collect_system(Root(str(FIXTURES / host)))
+    assert kernel_floor(inp.meminfo, inp.zoneinfo)[0] == floor

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple
 
 from memscope.model import Notes
+from memscope.model.kernel import VMALLOC_ADDRESS_SPACE, VMALLOC_ZERO, kernel_floor, vmalloc_era
 from memscope.parsers.meminfo import Meminfo
 from memscope.parsers.zoneinfo import Zone, Zoneinfo
 
@@ -194,14 +195,14 @@ def _vmalloc_bytes(inp: SystemInputs) -> Optional[int]:
     mi, notes = inp.meminfo, inp.notes
     if "VmallocUsed" not in mi:
         return None
-    used, chunk = mi["VmallocUsed"], mi.get("VmallocChunk")
-    if chunk:
+    used, era = mi["VmallocUsed"], vmalloc_era(mi)
+    if era == VMALLOC_ADDRESS_SPACE:
         notes.add("vmallocused_not_ram",
                   f"VmallocUsed ({mib(used)}) is address space, not RAM, on kernels before "
                   "4.4 (it counts every area, ioremap included): no vmalloc category; "
                   "vmalloc pages are in 'unaccounted'")
         return None
-    if used == 0:
+    if era == VMALLOC_ZERO:
         notes.add("vmallocused_zero",
                   "VmallocUsed reads 0 on kernels 4.4-5.2: no vmalloc category; vmalloc "
                   "pages are in 'unaccounted'")
@@ -280,8 +281,10 @@ def rebuild_available(inp: SystemInputs) -> Optional[Dict[str, Any]]:
     else:
         exact = [r for r in results if r[2] == kernel]
         if len(exact) == 2:
-            # Both reproduce it: the field set says which kernel this is (4.20+ is past 4.5).
-            exact = [results[0] if "KReclaimable" in mi else results[1]]
+            # Both reproduce it: the field set says which kernel this is (4.5+: totalreserve).
+            floor, _ = kernel_floor(mi, zi)
+            newer = floor is not None and floor not in ("3.14", "2.6.32", "4.4")
+            exact = [results[0] if newer else results[1]]
         formula, reserve, estimate = exact[0] if exact else \
             min(results, key=lambda r: abs(r[2] - kernel))
         if estimate != kernel:
@@ -379,6 +382,12 @@ def build_summary(inp: SystemInputs) -> Dict[str, Any]:
         "container": None,
         "meminfo": dict(mi.fields),
     }
+    if inp.source.get("kernel") is None:
+        floor, evidence = kernel_floor(mi, inp.zoneinfo)
+        notes.add("kernel_inferred",
+                  "no kernel release under this root; " +
+                  (f"the fields present say {floor} or newer ({', '.join(evidence)})"
+                   if floor else "the fields present say a kernel older than 2.6.32"))
     if mi.unknown_fields:
         notes.add("unknown_fields",
                   "fields mainline kernels do not print, kept in 'meminfo' but not "
