@@ -81,6 +81,43 @@ def run(build: Callable[[], Dict[str, Any]], table: Callable[[Dict[str, Any]], s
         time.sleep(watch)
 
 
+def warn(lines) -> None:
+    for line in lines:
+        _stderr(f"memscope: warning: {line}")
+
+
+def _size(ctx, param, value):
+    if value is None:
+        return None
+    from memscope.render.units import parse_size
+
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _regex(ctx, param, value):
+    if value is None:
+        return None
+    import re
+
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise click.BadParameter(f"{value!r} is not a regular expression ({exc})") from None
+    return value
+
+
+def watch_options(f: Callable) -> Callable:
+    f = click.option("--count", type=click.IntRange(min=1), metavar="N",
+                     help="With --watch, stop after N repetitions.")(f)
+    f = click.option("--watch", type=click.FloatRange(min=0.1), metavar="SECONDS",
+                     help="Repeat every SECONDS (yaml: a document stream; json: an object "
+                          "a line).")(f)
+    return f
+
+
 @click.group(context_settings={"help_option_names": ["--help"]})
 @click.version_option(__version__, "--version", prog_name="memscope")
 def cli() -> None:
@@ -90,10 +127,7 @@ def cli() -> None:
 @cli.command()
 @common_options
 @click.option("-w", "--wide", is_flag=True, help="Split buff/cache into buffers and cache.")
-@click.option("--watch", type=click.FloatRange(min=0.1), metavar="SECONDS",
-              help="Repeat every SECONDS (yaml: a document stream; json: an object a line).")
-@click.option("--count", type=click.IntRange(min=1), metavar="N",
-              help="With --watch, stop after N repetitions.")
+@watch_options
 def summary(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bool,
             debug: bool, wide: bool, watch: Optional[float], count: Optional[int]) -> None:
     """The system picture: free-compatible figures, where every byte of MemTotal goes,
@@ -110,6 +144,84 @@ def summary(root: str, fmt: str, output: Optional[str], unit: Optional[str], si:
     units = Units(unit, si)
     run(lambda: build_summary(collect_system(src)),
         lambda doc: summary_table(doc, units, wide), fmt, output, watch, count)
+
+
+@cli.command()
+@common_options
+@click.argument("pids", nargs=-1, required=True, type=click.IntRange(min=1), metavar="PID...")
+@click.option("--maps", is_flag=True, help="Add the per-mapping table (pmap-like).")
+@click.option("--sort", "sort", type=click.Choice(("pss", "rss", "uss", "size", "swap",
+                                                     "count", "path", "category")),
+              default="pss", show_default=True, help="Order of the --maps rows.")
+def proc(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bool,
+         debug: bool, pids, maps: bool, sort: str) -> None:
+    """Per process: the RSS split, PSS and its parts, USS, swap, hugetlb, VSZ, OOM score;
+    with --maps, where in the address space it is."""
+    from memscope.collect_procs import collect_proc
+    from memscope.render.table import proc_table
+    from memscope.render.units import Units
+    from memscope.sources import Root
+
+    src = Root(root)
+    units = Units(unit, si)
+
+    def build():
+        doc, warnings = collect_proc(src, list(pids), maps, sort)
+        warn(warnings)
+        return doc
+
+    run(build, lambda doc: proc_table(doc, units), fmt, output)
+
+
+@cli.command()
+@common_options
+@click.option("--sort", type=click.Choice(("pss", "rss", "uss", "swap", "swap_pss", "shared",
+                                           "vsz", "pid", "name", "user", "oom_score")),
+              default="pss", show_default=True, help="Rank by this figure.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Show the first N processes (totals still cover all).")
+@click.option("--user", "users", multiple=True, metavar="USER",
+              help="Only processes of USER (name, or uid under --root); repeatable.")
+@click.option("--pid", "pids", multiple=True, type=click.IntRange(min=1), metavar="PID",
+              help="Only this process; repeatable.")
+@click.option("--match", callback=_regex, metavar="REGEX",
+              help="Only processes whose name or command line matches REGEX.")
+@click.option("--group-by", type=click.Choice(("program", "user", "cgroup")),
+              help="Fold processes into groups (program: by executable, like ps_mem).")
+@click.option("--rss-only", is_flag=True,
+              help="Read status only: no page-table walk, no mmap lock taken (pss/uss "
+                   "null).")
+@click.option("--walk-limit", callback=_size, metavar="SIZE",
+              help="Processes with more RSS than SIZE (e.g. 8G) get status figures instead "
+                   "of a page-table walk.")
+@watch_options
+def top(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bool,
+        debug: bool, sort: str, limit: Optional[int], users, pids, match: Optional[str],
+        group_by: Optional[str], rss_only: bool, walk_limit: Optional[int],
+        watch: Optional[float], count: Optional[int]) -> None:
+    """Every process (kernel threads excluded), ranked by PSS."""
+    from memscope.collect_procs import Options, Users, list_pids, scan
+    from memscope.model.top import build_top
+    from memscope.render.table import top_table
+    from memscope.render.units import Units
+    from memscope.sources import Root
+
+    if count is not None and watch is None:
+        raise click.UsageError("--count needs --watch")
+    src = Root(root)
+    units = Units(unit, si)
+    opts = Options(rss_only=rss_only, walk_limit=walk_limit,
+                   program=group_by == "program", cgroup=group_by == "cgroup")
+    names = Users(src)
+
+    def build():
+        wanted = sorted(set(pids)) if pids else list_pids(src)
+        results = scan(src, wanted, opts, names)
+        doc, warnings = build_top(results, sort, limit, users, match, group_by)
+        warn(warnings)
+        return doc
+
+    run(build, lambda doc: top_table(doc, units), fmt, output, watch, count)
 
 
 def _quiet_stdout() -> None:

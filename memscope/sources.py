@@ -116,6 +116,13 @@ class Root:
     def exists(self, rel: str) -> bool:
         return os.path.exists(self._abs(rel))
 
+    def readlink(self, rel: str) -> Optional[str]:
+        """A symlink's target (``/proc/PID/exe``), or None where it can't be read."""
+        try:
+            return os.readlink(self._abs(rel))
+        except OSError:
+            return None
+
     def listdir(self, rel: str) -> List[str]:
         try:
             return sorted(os.listdir(self._abs(rel)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+import click
 import pytest
 
 from conftest import REPO
@@ -15,6 +16,8 @@ from memscope.cli import cli
 def all_options():
     for name, command in sorted(cli.commands.items()):
         for param in command.params:
+            if not isinstance(param, click.Option):
+                continue
             for opt in list(param.opts) + list(param.secondary_opts):
                 yield name, opt
 

@@ -44,3 +44,33 @@ def test_summary_table_bytes_wide(update_golden):
     assert r.returncode == 0, r.stderr
     check(GOLDEN / "summary" / "this-vm-6.18.44-live.bytes-wide.txt",
           r.stdout.replace(str(FIXTURES), "FIXTURES"), update_golden)
+
+
+def process_hosts():
+    return sorted(p.name for p in FIXTURES.iterdir()
+                  if (p / "proc").is_dir() and any(c.name.isdigit()
+                                                   for c in (p / "proc").iterdir()))
+
+
+@pytest.mark.parametrize("host", process_hosts())
+def test_top_json(host, update_golden):
+    r = run_memscope("top", "--root", FIXTURES / host, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    check(GOLDEN / "top" / f"{host}.json", r.stdout, update_golden)
+
+
+PROC_CASES = [
+    ("procfs-fixtures", "26231", []),                             # 4.14-5.6 rollup
+    ("this-vm-6.18.44-fc-v657", "19124", ["--maps"]),             # 6.18 rollup + smaps
+    ("ubuntu1404-proc-snapshot-3.13", "16235", ["--maps"]),       # 3.13: smaps summed
+    ("pcp-qa-procpid-2.6.32", "2887", []),                        # status only
+    ("zte-f680-ont-armv7-4.1", "606", ["--maps", "--sort", "path"]),  # smaps only, SysV
+]
+
+
+@pytest.mark.parametrize("host, pid, extra", PROC_CASES)
+def test_proc_table_and_json(host, pid, extra, update_golden):
+    for fmt, suffix in (("table", "txt"), ("json", "json")):
+        r = run_memscope("proc", pid, "--root", FIXTURES / host, "--format", fmt, *extra)
+        assert r.returncode == 0, r.stderr
+        check(GOLDEN / "proc" / f"{host}-{pid}.{suffix}", r.stdout, update_golden)

@@ -129,3 +129,75 @@ def summary_table(doc: Dict[str, Any], units: Units, wide: bool = False) -> str:
     if notes:
         blocks.append(notes)
     return "\n\n".join(blocks) + "\n"
+
+
+def _cut(text: Any, width: int, keep_end: bool = False) -> str:
+    s = clean(text if text is not None else "")
+    if len(s) <= width:
+        return s
+    return "…" + s[-(width - 1):] if keep_end else s[:width - 1] + "…"
+
+
+def top_table(doc: Dict[str, Any], units: Units) -> str:
+    u = units
+    blocks = []
+    if "groups" in doc:
+        rows = [[_cut(g["key"], 40), g["count"], u(g["pss"]) + ("+" if g["pss_missing"] else ""),
+                 u(g["uss"]), u(g["rss"]), u(g["swap"])] for g in doc["groups"]]
+        blocks.append(grid(rows, ["group", "procs", "pss", "uss", "rss", "swap"]))
+    else:
+        rows = [[p["pid"], _cut(p["user"], 10), u(p["pss"]), u(p["uss"]), u(p["rss"]),
+                 u(p["swap"]), _cut(p["name"], 16), _cut(p["cmdline"], 60)]
+                for p in doc["processes"]]
+        blocks.append(grid(rows, ["pid", "user", "pss", "uss", "rss", "swap", "name",
+                                  "command"],
+                           align=["right", "left"] + ["right"] * 4 + ["left", "left"]))
+    t = doc["totals"]
+    shown = len(doc["processes"])
+    line = (f"{t['processes']} processes: pss {u(t['pss'])}, uss {u(t['uss'])}, "
+            f"rss {u(t['rss'])}, swap {u(t['swap'])}")
+    if t["pss_missing"]:
+        line += (f"; pss and uss unknown for {t['pss_missing']} (unreadable: their rss "
+                 "is counted, their pss is not)")
+    if "groups" not in doc and shown < t["processes"]:
+        line += f"; {t['processes'] - shown} more not shown (--limit)"
+    blocks.append(line)
+    sk = doc["skipped"]
+    said = [f"{v} {k.replace('_', ' ')}" for k, v in sk.items() if v]
+    if said:
+        blocks.append("skipped or partial: " + ", ".join(said) +
+                      (" (capped: status figures, no page-table walk)" if sk["capped"] else ""))
+    return "\n\n".join(blocks) + "\n"
+
+
+PROC_ROWS = [("rss", "rss"), ("  anon", "rss_anon"), ("  file", "rss_file"),
+             ("  shmem", "rss_shmem"), ("pss", "pss"), ("  anon", "pss_anon"),
+             ("  file", "pss_file"), ("  shmem", "pss_shmem"),
+             ("uss (private)", "uss"), ("shared", "shared"), ("swap", "swap"),
+             ("swap pss", "swap_pss"), ("locked", "locked"), ("anon THP", "anon_huge"),
+             ("hugetlb (not in rss)", "hugetlb"), ("vsz", "vsz")]
+
+
+def proc_table(doc: Dict[str, Any], units: Units) -> str:
+    u = units
+    blocks = []
+    for p in doc["processes"]:
+        head = (f"pid {p['pid']}  {clean(p['name'] or '-')}  user {clean(p['user'] or '-')}  "
+                f"oom_score {p['oom_score'] if p['oom_score'] is not None else '-'}")
+        cmd = f"command: {clean(p['cmdline'] or '')}"
+        src = p.get("sources", {})
+        rows = [[label, u(p[key]), src.get(key, "")] for label, key in PROC_ROWS]
+        blocks.append(head + "\n" + cmd + "\n" + grid(rows, ["", u.label or "size", "from"],
+                                                        align=["left", "right", "left"]))
+        if "mappings" in p:
+            rows = [[m["category"], _cut(m["path"] or "", 60, keep_end=True), m["count"],
+                     u(m["size"]),
+                     u(m["rss"]), u(m["pss"]), u(m["uss"]), u(m["swap"])]
+                    for m in p["mappings"]]
+            blocks.append(grid(rows, ["category", "path", "maps", "size", "rss", "pss", "uss",
+                                      "swap"],
+                               align=["left", "left"] + ["right"] * 6))
+    notes = notes_block(doc.get("notes", []))
+    if notes:
+        blocks.append(notes)
+    return "\n\n".join(blocks) + "\n"

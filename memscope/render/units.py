@@ -55,3 +55,25 @@ def human(n: int, si: bool = False) -> str:
         i += 1
         text = "1.0"
     return f"{sign}{text}{suffixes[i]}"
+
+
+def parse_size(text: str) -> int:
+    """A size from the command line: ``1048576``, ``512K``, ``64M``, ``4G``, ``1T``
+    (powers of 1024; an optional ``i``/``iB``/``B`` suffix is accepted)."""
+    t = text.strip()
+    upper = t.upper()
+    for suffix in ("IB", "B", "I"):
+        if upper.endswith(suffix) and len(upper) > len(suffix) and not upper.isdigit():
+            upper = upper[:-len(suffix)]
+            break
+    power = 0
+    if upper and upper[-1] in "KMGTP":
+        power = "KMGTP".index(upper[-1]) + 1
+        upper = upper[:-1]
+    try:
+        value = float(upper)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a size (try 1048576, 512K, 64M, 4G)") from None
+    if value < 0 or value != value or value == float("inf"):
+        raise ValueError(f"{text!r} is not a size (try 1048576, 512K, 64M, 4G)")
+    return int(value * 1024 ** power)

@@ -1,0 +1,312 @@
+"""Reading processes through the Root: policy for ``proc`` and ``top``.
+
+What a failure means is decided here (psutil's habit): a file that is missing is "the
+process is gone" only when its /proc/PID directory is gone too; smaps_rollup missing beside
+a live directory means a kernel before 4.14 (sum smaps instead); EACCES on smaps_rollup
+(another user's process, ptrace rules) means status figures only, counted and named.
+
+The page-table walk behind smaps_rollup happens in the kernel with the GIL released, so a
+couple of reader threads overlap the kernel's work with Python's parsing.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from memscope.errors import NotFound, ParseError, PermissionDenied, SourceError, Unsupported
+from memscope.model.process import build_process
+from memscope.parsers.smaps import parse_smaps, parse_smaps_rollup
+from memscope.parsers.stat import parse_cmdline
+from memscope.parsers.status import Status, parse_status
+from memscope.sources import Root
+
+READER_THREADS = 2
+
+
+class Users:
+    """uid -> user name: the live host's passwd database; under another root the uid as
+    text (a captured tree has no passwd), unless a map is given."""
+
+    def __init__(self, root: Root, names: Optional[Dict[int, str]] = None):
+        self.live = root.live
+        self.cache: Dict[int, str] = dict(names or {})
+
+    def __call__(self, uid: Optional[int]) -> Optional[str]:
+        if uid is None:
+            return None
+        name = self.cache.get(uid)
+        if name is None:
+            name = str(uid)
+            if self.live:
+                import pwd
+
+                try:
+                    name = pwd.getpwuid(uid).pw_name
+                except KeyError:
+                    pass
+            self.cache[uid] = name
+        return name
+
+
+class Options:
+    """How much to read for each process."""
+
+    def __init__(self, rss_only: bool = False, walk_limit: Optional[int] = None,
+                 program: bool = False, cgroup: bool = False, sources: bool = False):
+        self.rss_only = rss_only
+        self.walk_limit = walk_limit  # bytes of RSS above which status figures are used
+        self.program = program        # read /proc/PID/exe for --group-by program
+        self.cgroup = cgroup          # read /proc/PID/cgroup for --group-by cgroup
+        self.sources = sources        # record which file each figure came from
+
+
+class Result:
+    """One process read: ``kind`` is ok | denied | capped | vanished | kernel."""
+
+    __slots__ = ("kind", "doc", "sources", "program", "cgroup", "error", "status_rss")
+
+    def __init__(self, kind: str, doc: Optional[Dict[str, Any]] = None,
+                 sources: Optional[Dict[str, str]] = None, error: Optional[str] = None):
+        self.kind = kind
+        self.doc = doc
+        self.sources = sources
+        self.program: Optional[str] = None
+        self.cgroup: Optional[str] = None
+        self.error = error
+        self.status_rss: Optional[int] = None
+
+
+def list_pids(root: Root) -> List[int]:
+    return sorted(int(name) for name in root.listdir("proc") if name.isdigit())
+
+
+def _optional_text(root: Root, rel: str) -> Optional[str]:
+    try:
+        return root.read_text(rel)
+    except (NotFound, PermissionDenied, Unsupported):
+        return None
+
+
+def read_process(root: Root, pid: int, opts: Options, users: Users) -> Result:
+    base = f"proc/{pid}"
+    try:
+        status: Optional[Status] = root.parse(f"{base}/status", parse_status)
+    except NotFound:
+        if not root.exists(base):
+            return Result("vanished")
+        status = None  # a captured tree without status: smaps alone
+    if status is not None and not status.has_mm:
+        return Result("kernel")  # kernel thread or zombie: no address space
+    counters = None
+    source = "status"
+    kind = "ok"
+    error = None
+    rss = status.fields.get("VmRSS") if status is not None else None
+    if opts.rss_only or (opts.walk_limit is not None and rss is not None
+                         and rss > opts.walk_limit):
+        kind = "capped"
+    else:
+        try:
+            counters = root.parse(f"{base}/smaps_rollup", parse_smaps_rollup)
+            source = "smaps_rollup"
+            if counters is None:  # empty: the process exited while being read
+                return Result("vanished")
+        except NotFound:
+            if not root.exists(base):
+                return Result("vanished")
+            try:
+                smaps = root.parse(f"{base}/smaps", parse_smaps)
+            except NotFound:
+                if not root.exists(base):
+                    return Result("vanished")
+                smaps = None
+            except PermissionDenied as exc:
+                smaps, kind, error = None, "denied", str(exc)
+            if smaps is not None:
+                if not len(smaps):
+                    return Result("vanished")
+                counters, source = smaps.totals(), "smaps"
+        except PermissionDenied as exc:
+            kind, error = "denied", str(exc)
+    if status is None and counters is None:
+        return Result("vanished")
+    raw = None
+    try:
+        raw = root.read_bytes(f"{base}/cmdline")
+    except (NotFound, PermissionDenied, Unsupported):
+        pass
+    oom_text = _optional_text(root, f"{base}/oom_score")
+    oom = int(oom_text) if oom_text is not None and oom_text.strip().isdigit() else None
+    uid = status.uids[1] if status is not None and status.uids else None
+    doc, sources = build_process(pid, status, counters, source,
+                                 parse_cmdline(raw) if raw is not None else None,
+                                 users(uid), oom)
+    result = Result(kind, doc, sources if opts.sources else None, error)
+    result.status_rss = rss
+    if opts.program:
+        result.program = program_name(root, pid, doc)
+    if opts.cgroup:
+        result.cgroup = memory_cgroup(_optional_text(root, f"{base}/cgroup"))
+    return result
+
+
+def program_name(root: Root, pid: int, doc: Dict[str, Any]) -> str:
+    """ps_mem's fold: the executable's base name; else the process name."""
+    target = root.readlink(f"proc/{pid}/exe")
+    if target:
+        if target.endswith(" (deleted)"):
+            target = target[:-len(" (deleted)")]
+        return target.rsplit("/", 1)[-1]
+    return doc["name"] or "?"
+
+
+def memory_cgroup(text: Optional[str]) -> Optional[str]:
+    """The memory controller's cgroup path from /proc/PID/cgroup (v1 "N:memory:/x" line,
+    else the v2 "0::/x" line)."""
+    if not text:
+        return None
+    unified = None
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        if "memory" in parts[1].split(","):
+            return parts[2]
+        if parts[0] == "0" and parts[1] == "":
+            unified = parts[2]
+    return unified
+
+
+def scan(root: Root, pids: List[int], opts: Options, users: Users,
+         threads: int = READER_THREADS) -> List[Tuple[int, Result]]:
+    """Read every pid, with reader threads; results in pid order."""
+    results: Dict[int, Result] = {}
+    errors: List[BaseException] = []
+    lock = threading.Lock()
+    queue = list(reversed(pids))
+
+    def work() -> None:
+        while True:
+            with lock:
+                if not queue or errors:
+                    return
+                pid = queue.pop()
+            try:
+                res = read_process(root, pid, opts, users)
+            except ParseError as exc:
+                # one bad file must not hide every other process: count and name it
+                res = Result("unparsable", error=str(exc))
+            except SourceError as exc:
+                res = Result("unreadable", error=str(exc))
+            except BaseException as exc:  # a bug: stop the others and re-raise
+                with lock:
+                    errors.append(exc)
+                return
+            with lock:
+                results[pid] = res
+
+    if threads <= 1 or len(pids) < 8:
+        work()
+    else:
+        workers = [threading.Thread(target=work, daemon=True) for _ in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    if errors:
+        raise errors[0]
+    return [(pid, results[pid]) for pid in pids if pid in results]
+
+
+
+def mount_table(root: Root, pid: int):
+    """The process's own view of the mounts (its mount namespace), else the root's."""
+    from memscope.parsers.mounts import parse_mounts
+
+    for rel in (f"proc/{pid}/mounts", "proc/self/mounts", "proc/mounts"):
+        try:
+            mounts = root.parse(rel, parse_mounts, optional=True)
+        except PermissionDenied:
+            continue
+        if mounts:
+            return mounts
+    return None
+
+
+MAP_SORTS = ("pss", "rss", "uss", "size", "swap", "count", "path", "category")
+
+
+def collect_proc(root: Root, pids: List[int], maps: bool = False,
+                 sort: str = "pss") -> Tuple[Dict[str, Any], List[str]]:
+    """The ``proc`` document for the given pids, and warnings for stderr."""
+    from memscope import SCHEMA_VERSION
+    from memscope.errors import MemscopeError
+    from memscope.model import Notes
+    from memscope.model.process import ShmemMounts, build_mappings
+
+    users = Users(root)
+    opts = Options(sources=True)
+    notes = Notes()
+    warnings: List[str] = []
+    processes = []
+    missing, kernel = [], []
+    for pid in pids:
+        res = read_process(root, pid, opts, users)
+        if res.kind == "vanished":
+            missing.append(pid)
+            continue
+        if res.kind == "kernel":
+            kernel.append(pid)
+            continue
+        doc = res.doc
+        doc["sources"] = res.sources
+        if res.kind == "denied":
+            warnings.append(f"{res.error}: pid {pid} is shown from status only (pss, uss "
+                            "and their parts are null)")
+        elif doc["source"] == "status":
+            notes.add("status_only", f"pid {pid}: no smaps_rollup or smaps under this root: "
+                      "figures from status (pss, uss and their parts are null)")
+        if res.status_rss is not None and doc["source"] != "status" and \
+                res.status_rss != doc["rss"]:
+            notes.add("status_differs",
+                      f"pid {pid}: status VmRSS is {res.status_rss} bytes, {doc['source']} "
+                      f"Rss is {doc['rss']}: status counters are approximate on many "
+                      "kernels (per-thread batching 2.6.34-6.1); rss is taken from "
+                      f"{doc['source']}, the rss_anon/file/shmem split from status")
+        if maps:
+            try:
+                smaps = root.parse(f"proc/{pid}/smaps", parse_smaps)
+            except PermissionDenied as exc:
+                warnings.append(f"{exc}: no --maps for pid {pid}")
+                smaps = None
+            except NotFound:
+                if not root.exists(f"proc/{pid}"):
+                    missing.append(pid)
+                    continue
+                notes.add("maps_missing", f"pid {pid}: no smaps under this root")
+                smaps = None
+            if smaps is not None:
+                mounts = mount_table(root, pid)
+                if mounts is None:
+                    notes.add("shmem_by_name",
+                              "no mount table: shmem mappings are told by their names only "
+                              "(SysV, memfd, /dev/zero, /dev/shm); files on other tmpfs "
+                              "mounts show as file")
+                rows = build_mappings(smaps, ShmemMounts(mounts))
+                if sort in ("path", "category"):
+                    rows.sort(key=lambda r: (r[sort] or "", r["category"]))
+                else:
+                    rows.sort(key=lambda r: (-r[sort], r["category"], r["path"] or ""))
+                doc["mappings"] = rows
+        processes.append(doc)
+    if missing:
+        raise MemscopeError(
+            f"no such process: {', '.join(map(str, missing))} (it has exited, or is hidden "
+            "by hidepid=; check with ps)")
+    if kernel:
+        raise MemscopeError(
+            f"process {', '.join(map(str, kernel))}: a kernel thread or a zombie, with no "
+            "user memory to show")
+    return {"schema_version": SCHEMA_VERSION, "processes": processes,
+            "notes": notes.items}, warnings

@@ -1,0 +1,65 @@
+/* A process whose memory is known by construction, for memscope's live tests.
+ *
+ *   worker none                 map nothing (the control process)
+ *   worker anon  BYTES          a private anonymous mapping, every page written
+ *   worker shm   PATH BYTES     a MAP_SHARED mapping of a /dev/shm file, every page read
+ *   worker file  PATH BYTES     a MAP_SHARED read-only mapping of a file, every page read
+ *
+ * It re-executes itself once without address-space randomisation. Extra arguments are
+ * ignored (the tests pad command lines to one length).
+ * It prints "ready" once the pages are touched, then waits for stdin to close. Built
+ * static where the toolchain allows, so it maps no shared library: two workers differ only
+ * by what they were told to map.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+static volatile unsigned long sink;
+
+int main(int argc, char **argv)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    char buf[16];
+    /* The kernel puts argv, envp and auxv at a randomised offset below the stack top, so
+     * the same strings may span one page or two: run without address randomisation, so
+     * two workers' stacks are the same number of pages. */
+    int persona = personality(0xffffffff);
+    if (persona != -1 && !(persona & ADDR_NO_RANDOMIZE) &&
+        personality(persona | ADDR_NO_RANDOMIZE) != -1)
+        execv("/proc/self/exe", argv);
+    prctl(PR_SET_NAME, "worker"); /* exec'ing /proc/self/exe named us "exe" */
+    if (argc < 2)
+        return 2;
+    sink = 1; /* every mode writes the same data page */
+    if (strcmp(argv[1], "anon") == 0 && argc >= 3) {
+        size_t size = strtoull(argv[2], NULL, 10);
+        char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return 3;
+        for (size_t off = 0; off < size; off += page)
+            p[off] = 1;
+    } else if ((strcmp(argv[1], "shm") == 0 || strcmp(argv[1], "file") == 0) && argc >= 4) {
+        size_t size = strtoull(argv[3], NULL, 10);
+        int fd = open(argv[2], O_RDONLY);
+        if (fd < 0)
+            return 4;
+        char *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+            return 5;
+        for (size_t off = 0; off < size; off += page)
+            sink += p[off];
+    } else if (strcmp(argv[1], "none") != 0) {
+        return 2;
+    }
+    fputs("ready\n", stdout);
+    fflush(stdout);
+    while (read(0, buf, sizeof buf) > 0)
+        ;
+    return 0;
+}
