@@ -1,3 +1,3 @@
-from memscope.cli import main
+from memscope.main import main
 
 main()

@@ -49,7 +49,7 @@ def common_options(f: Callable) -> Callable:
 
 
 def render(doc: Dict[str, Any], fmt: str, table: Callable[[Dict[str, Any]], str],
-           stream: bool = False) -> str:
+           stream: bool = False):
     from memscope import render as r
 
     if fmt == "json":
@@ -73,7 +73,7 @@ def run(build: Callable[[], Dict[str, Any]], table: Callable[[Dict[str, Any]], s
         doc = build()
         text = render(doc, fmt, table, stream=True)
         if fmt == "table" and output is None and n:
-            text = "\n" + text
+            emit("\n", output)
         emit(text, output)
         n += 1
         if count is not None and n >= count:

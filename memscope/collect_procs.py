@@ -5,23 +5,21 @@ process is gone" only when its /proc/PID directory is gone too; smaps_rollup mis
 a live directory means a kernel before 4.14 (sum smaps instead); EACCES on smaps_rollup
 (another user's process, ptrace rules) means status figures only, counted and named.
 
-The page-table walk behind smaps_rollup happens in the kernel with the GIL released, so a
-couple of reader threads overlap the kernel's work with Python's parsing.
+For a live ``top``, forked children may have read most processes already while the CLI was
+importing (memscope.prefetch); scan() takes their results.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from memscope.errors import NotFound, ParseError, PermissionDenied, SourceError, Unsupported
-from memscope.model.process import build_process
+from memscope.model.process import PROCESS_KEYS, Process, build_process, figure_sources
 from memscope.parsers.smaps import parse_smaps, parse_smaps_rollup
 from memscope.parsers.stat import parse_cmdline
 from memscope.parsers.status import Status, parse_status
 from memscope.sources import Root
 
-READER_THREADS = 2
 
 
 class Users:
@@ -139,10 +137,10 @@ def read_process(root: Root, pid: int, opts: Options, users: Users) -> Result:
     oom_text = _optional_text(root, f"{base}/oom_score")
     oom = int(oom_text) if oom_text is not None and oom_text.strip().isdigit() else None
     uid = status.uids[1] if status is not None and status.uids else None
-    doc, sources = build_process(pid, status, counters, source,
-                                 parse_cmdline(raw) if raw is not None else None,
-                                 users(uid), oom)
-    result = Result(kind, doc, sources if opts.sources else None, error)
+    doc = build_process(pid, status, counters, source,
+                        parse_cmdline(raw) if raw is not None else None, users(uid), oom)
+    result = Result(kind, doc, figure_sources(doc, status, counters) if opts.sources else None,
+                    error)
     result.status_rss = rss
     if opts.program:
         result.program = program_name(root, pid, doc)
@@ -178,45 +176,67 @@ def memory_cgroup(text: Optional[str]) -> Optional[str]:
     return unified
 
 
-def scan(root: Root, pids: List[int], opts: Options, users: Users,
-         threads: int = READER_THREADS) -> List[Tuple[int, Result]]:
-    """Read every pid, with reader threads; results in pid order."""
+def encode(res: Result) -> tuple:
+    """A Result as plain values, for a prefetch child to hand over (marshal)."""
+    doc = res.doc
+    values = tuple(getattr(doc, k) for k in PROCESS_KEYS) if doc is not None else None
+    return (res.kind, values, res.error, res.status_rss)
+
+
+def decode(record: tuple) -> Result:
+    kind, values, error, status_rss = record
+    res = Result(kind, Process(*values) if values is not None else None, None, error)
+    res.status_rss = status_rss
+    return res
+
+
+def start_prefetch() -> None:
+    """Start reading every live process in forked children (see memscope.prefetch), with
+    top's default reading options."""
+    import os
+
+    from memscope import prefetch
+
+    try:
+        pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    except OSError:
+        return
+    root = Root("/")
+    opts, users = Options(), Users(root)
+    prefetch.start(lambda pid: encode(read_process(root, pid, opts, users)), pids)
+
+
+def scan(root: Root, pids: List[int], opts: Options,
+         users: Users) -> List[Tuple[int, Result]]:
+    """Read every pid; results in pid order.
+
+    On the live host with top's default reading options, the processes that prefetch
+    children already read are taken from them (program and cgroup are read here).
+    """
+    from memscope import prefetch
+
     results: Dict[int, Result] = {}
-    errors: List[BaseException] = []
-    lock = threading.Lock()
-    queue = list(reversed(pids))
-
-    def work() -> None:
-        while True:
-            with lock:
-                if not queue or errors:
-                    return
-                pid = queue.pop()
-            try:
-                res = read_process(root, pid, opts, users)
-            except ParseError as exc:
-                # one bad file must not hide every other process: count and name it
-                res = Result("unparsable", error=str(exc))
-            except SourceError as exc:
-                res = Result("unreadable", error=str(exc))
-            except BaseException as exc:  # a bug: stop the others and re-raise
-                with lock:
-                    errors.append(exc)
-                return
-            with lock:
-                results[pid] = res
-
-    if threads <= 1 or len(pids) < 8:
-        work()
-    else:
-        workers = [threading.Thread(target=work, daemon=True) for _ in range(threads)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-    if errors:
-        raise errors[0]
-    return [(pid, results[pid]) for pid in pids if pid in results]
+    ahead = prefetch.ACTIVE
+    if ahead is not None and root.live and not (opts.rss_only or opts.walk_limit is not None
+                                                or opts.sources):
+        prefetch.ACTIVE = None  # once: a --watch round reads afresh
+        for pid, record in ahead.collect().items():
+            res = decode(record)
+            if res.doc is not None and opts.program:
+                res.program = program_name(root, pid, res.doc)
+            if res.doc is not None and opts.cgroup:
+                res.cgroup = memory_cgroup(_optional_text(root, f"proc/{pid}/cgroup"))
+            results[pid] = res
+        pids = [pid for pid in pids if pid not in results]
+    for pid in pids:
+        try:
+            results[pid] = read_process(root, pid, opts, users)
+        except ParseError as exc:
+            # one bad file must not hide every other process: count and name it
+            results[pid] = Result("unparsable", error=str(exc))
+        except SourceError as exc:
+            results[pid] = Result("unreadable", error=str(exc))
+    return sorted(results.items())
 
 
 

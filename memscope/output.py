@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
+from typing import Iterable, Optional, Union
 
 from memscope.errors import MemscopeError
 
 
-def write_atomic(path: str, text: str) -> None:
+def write_atomic(path: str, text: Union[str, Iterable[str]]) -> None:
     directory = os.path.dirname(os.path.abspath(path))
-    data = text.encode("utf-8", "surrogateescape")
+    pieces = (text,) if isinstance(text, str) else text
     import tempfile
 
     try:
@@ -29,10 +29,11 @@ def write_atomic(path: str, text: str) -> None:
     try:
         try:
             os.fchmod(fd, 0o644)
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            for piece in pieces:
+                view = memoryview(piece.encode("utf-8", "surrogateescape"))
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -54,10 +55,13 @@ def write_atomic(path: str, text: str) -> None:
         pass  # some filesystems refuse fsync on a directory; the rename itself is done
 
 
-def emit(text: str, output: Optional[str]) -> None:
+def emit(text: Union[str, Iterable[str]], output: Optional[str]) -> None:
+    """Write a rendered document (a string, or pieces to write in turn)."""
     if output is None or output == "-":
         try:
-            sys.stdout.write(text)
+            write = sys.stdout.write
+            for piece in (text,) if isinstance(text, str) else text:
+                write(piece)
             sys.stdout.flush()
         except BrokenPipeError:
             raise  # the reader went away (| head): the CLI exits quietly

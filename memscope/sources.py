@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Callable, List, Optional, TypeVar
+from typing import Callable, Dict, List, Optional, TypeVar
 
 from memscope.errors import (
     MemscopeError,
@@ -35,6 +35,31 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 READ_CHUNK = 128 * 1024
 
 
+def _read_fd(path: str, rel: str) -> bytes:
+    # Read in chunks: sysctl files kmalloc a buffer of the requested size (asking for the
+    # cap at once fails with ENOMEM), and seq_file resumes cleanly between reads.
+    chunks = []
+    size = 0
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        while True:
+            chunk = os.read(fd, READ_CHUNK)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_FILE_BYTES:
+                raise _TooLarge(rel)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+
 class Root:
     """Read files of a host: the live one (``/``) or a directory laid out as one."""
 
@@ -49,7 +74,7 @@ class Root:
             if not os.path.isdir(path):
                 raise MemscopeError(f"--root {path}: not a directory "
                                     "(give a directory holding proc/ and sys/ as on a host)")
-        self._base = "/" if self.live else real
+        self._prefix = "/" if self.live else real.rstrip("/") + "/"
 
     def __repr__(self) -> str:
         return f"Root({self.path!r})"
@@ -61,7 +86,7 @@ class Root:
         return os.path.join(self.path, rel)
 
     def _abs(self, rel: str) -> str:
-        return os.path.join(self._base, rel)
+        return self._prefix + rel
 
     def _error(self, rel: str, exc: OSError) -> SourceError:
         name = self.display(rel)
@@ -79,28 +104,13 @@ class Root:
 
     def read_bytes(self, rel: str) -> bytes:
         """The whole file, read in one pass (procfs files are racy across partial reads)."""
-        # Read in chunks: sysctl files kmalloc a buffer of the requested size (asking for
-        # the cap at once fails with ENOMEM), and seq_file resumes cleanly between reads.
-        chunks = []
-        size = 0
         try:
-            fd = os.open(self._abs(rel), os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                while True:
-                    chunk = os.read(fd, READ_CHUNK)
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size > MAX_FILE_BYTES:
-                        raise SourceError(self.display(rel),
-                                          f"larger than {MAX_FILE_BYTES} bytes",
-                                          "not a kernel file: check the --root tree")
-            finally:
-                os.close(fd)
+            return _read_fd(self._abs(rel), rel)
         except OSError as exc:
             raise self._error(rel, exc) from None
-        return b"".join(chunks)
+        except _TooLarge:
+            raise SourceError(self.display(rel), f"larger than {MAX_FILE_BYTES} bytes",
+                              "not a kernel file: check the --root tree") from None
 
     def read_text(self, rel: str) -> str:
         # Kernel files are ASCII; anything else is shown, never fatal, at decode time.

@@ -8,7 +8,7 @@ many kernels (per-thread batching, 2.6.34-6.1) while smaps walks the page tables
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional
 
 from memscope.parsers.smaps import Smaps
 from memscope.parsers.status import Status
@@ -22,69 +22,114 @@ SIZE_KEYS = ("rss", "pss", "uss", "shared", "swap", "swap_pss", "rss_anon", "rss
              "hugetlb", "vsz")
 
 
-def _sum(fields: Dict[str, int], *keys: str) -> Optional[int]:
-    vals = [fields[k] for k in keys if k in fields]
-    return sum(vals) if vals else None
+class Process:
+    """A process object: SPEC.md's keys as slots, read like a dict (``p["pss"]``).
+
+    ``top`` holds one per process: a dict of 22 keys costs ~1.2 KiB, slots ~0.2 KiB, and
+    SPEC.md bounds memscope's memory at under 2 KiB per process. ``sources`` and
+    ``mappings`` (``proc`` only) go in ``extra``.
+    """
+
+    __slots__ = PROCESS_KEYS + ("extra",)
+
+    def __init__(self, *values: Any):
+        for key, value in zip(PROCESS_KEYS, values):
+            object.__setattr__(self, key, value)
+        self.extra: Optional[Dict[str, Any]] = None
+
+    def __getitem__(self, key: str) -> Any:
+        if key in _SLOTS:
+            return getattr(self, key)
+        if self.extra is not None and key in self.extra:
+            return self.extra[key]
+        raise KeyError(key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in _SLOTS:
+            setattr(self, key, value)
+        else:
+            if self.extra is None:
+                self.extra = {}
+            self.extra[key] = value
+
+    def __contains__(self, key: str) -> bool:
+        return key in _SLOTS or (self.extra is not None and key in self.extra)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def as_dict(self) -> Dict[str, Any]:
+        out = {key: getattr(self, key) for key in PROCESS_KEYS}
+        if self.extra:
+            out.update(self.extra)
+        return out
+
+
+_SLOTS = frozenset(PROCESS_KEYS)
 
 
 def build_process(pid: int, status: Optional[Status], counters: Optional[Dict[str, int]],
                   source: str, cmdline: Optional[str], user: Optional[str],
                   oom_score: Optional[int], name: Optional[str] = None
-                  ) -> Tuple[Dict[str, Any], Dict[str, str]]:
-    """One process object, and which file each of its figures came from.
+                  ) -> Process:
+    """One process object (SPEC.md "proc"; figure_sources() says where each figure is from).
 
     ``counters`` are smaps_rollup's (or summed smaps') in bytes and ``source`` names that
     file; with only status readable, ``counters`` is None, ``source`` is "status" and pss,
-    uss and their kin are null.
+    uss and their kin are null. ``top`` builds one per process: plain code, no helpers.
     """
     st = status.fields if status is not None else {}
-    c = counters or {}
-    doc: Dict[str, Any] = {
-        "pid": pid,
-        "name": name if name is not None else (status.name if status else None),
-        "cmdline": cmdline,
-        "user": user,
-    }
-    sources: Dict[str, str] = {}
-
-    def put(key: str, value: Optional[int], where: str) -> None:
-        doc[key] = value
-        if value is not None:
-            sources[key] = where
-
     if counters is not None:
-        put("rss", c.get("Rss"), source)
-        put("pss", c.get("Pss"), source)
-        put("uss", _sum(c, "Private_Clean", "Private_Dirty"), source)
-        put("shared", _sum(c, "Shared_Clean", "Shared_Dirty"), source)
-        put("swap", c.get("Swap"), source)
-        put("swap_pss", c.get("SwapPss"), source)
+        c = counters
+        get = c.get
+        pc, pd, sc, sd = get("Private_Clean"), get("Private_Dirty"), get("Shared_Clean"), \
+            get("Shared_Dirty")
+        rss, pss, swap, swap_pss = get("Rss"), get("Pss"), get("Swap"), get("SwapPss")
+        uss = None if pc is None and pd is None else (pc or 0) + (pd or 0)
+        shared = None if sc is None and sd is None else (sc or 0) + (sd or 0)
+        rss_anon = st.get("RssAnon") if "RssAnon" in st else get("Anonymous")
+        rollup = source == "smaps_rollup"
+        pss_anon = get("Pss_Anon") if rollup else None
+        pss_file = get("Pss_File") if rollup else None
+        pss_shmem = get("Pss_Shmem") if rollup else None
+        locked, anon_huge = get("Locked"), get("AnonHugePages")
+        sh, ph = get("Shared_Hugetlb"), get("Private_Hugetlb")
+        hugetlb = st.get("HugetlbPages") if sh is None and ph is None else (sh or 0) + (ph or 0)
     else:
-        put("rss", st.get("VmRSS"), "status")
-        for key in ("pss", "uss", "shared"):
-            put(key, None, "")
-        put("swap", st.get("VmSwap"), "status")
-        put("swap_pss", None, "")
-    if "RssAnon" in st or counters is None:
-        put("rss_anon", st.get("RssAnon"), "status")
+        rss, swap = st.get("VmRSS"), st.get("VmSwap")
+        pss = uss = shared = swap_pss = pss_anon = pss_file = pss_shmem = None
+        locked = anon_huge = None
+        rss_anon = st.get("RssAnon")
+        hugetlb = st.get("HugetlbPages")
+    return Process(
+        pid, name if name is not None else (status.name if status else None), cmdline, user,
+        rss, pss, uss, shared, swap, swap_pss,
+        rss_anon, st.get("RssFile"), st.get("RssShmem"), pss_anon, pss_file, pss_shmem,
+        locked, anon_huge, hugetlb, st.get("VmSize"), oom_score, source)
+
+
+def figure_sources(doc: Dict[str, Any], status: Optional[Status],
+                   counters: Optional[Dict[str, int]]) -> Dict[str, str]:
+    """Which file each non-null figure of a process object came from (build_process's
+    choices, spelled out for ``proc``)."""
+    st = status.fields if status is not None else {}
+    source = doc["source"]
+    if counters is None:
+        from_status = set(SIZE_KEYS)
     else:
-        put("rss_anon", c.get("Anonymous"), source)  # before 4.5: smaps' Anonymous
-    put("rss_file", st.get("RssFile"), "status")
-    put("rss_shmem", st.get("RssShmem"), "status")
-    rollup = source == "smaps_rollup"
-    for key, field in (("pss_anon", "Pss_Anon"), ("pss_file", "Pss_File"),
-                       ("pss_shmem", "Pss_Shmem")):
-        put(key, c.get(field) if rollup else None, source)
-    put("locked", c.get("Locked"), source)
-    put("anon_huge", c.get("AnonHugePages"), source)
-    if "Shared_Hugetlb" in c or "Private_Hugetlb" in c:
-        put("hugetlb", _sum(c, "Shared_Hugetlb", "Private_Hugetlb"), source)
-    else:
-        put("hugetlb", st.get("HugetlbPages"), "status")
-    put("vsz", st.get("VmSize"), "status")
-    put("oom_score", oom_score, "oom_score")
-    doc["source"] = source
-    return doc, sources
+        from_status = {"rss_file", "rss_shmem", "vsz"}
+        if "RssAnon" in st:
+            from_status.add("rss_anon")
+        if "Shared_Hugetlb" not in counters and "Private_Hugetlb" not in counters:
+            from_status.add("hugetlb")
+    out = {key: "status" if key in from_status else source
+           for key in SIZE_KEYS if doc.get(key) is not None}
+    if doc.get("oom_score") is not None:
+        out["oom_score"] = "oom_score"
+    return out
 
 
 # ---------------------------------------------------------------------------------------

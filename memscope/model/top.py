@@ -95,8 +95,7 @@ def build_top(results: Sequence[Tuple[int, Any]], sort: str = "pss", limit: Opti
         elif group_by == "cgroup":
             keys.append(res.cgroup or "?")
     doc: Dict[str, Any] = {"schema_version": SCHEMA_VERSION}
-    order = sorted(range(len(kept)), key=lambda i: sort_key(sort)(kept[i]))
-    ranked = [kept[i] for i in order]
+    ranked = sorted(kept, key=sort_key(sort))
     doc["processes"] = ranked[:limit] if limit is not None else ranked
     if group_by:
         doc["groups"] = group(kept, keys)

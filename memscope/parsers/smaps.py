@@ -94,6 +94,7 @@ SUMMED_FIELDS = ("Size", "Rss", "Pss", "Pss_Dirty", "Shared_Clean", "Shared_Dirt
 _HEADERS_RE = re.compile(r"[0-9a-f]+-[0-9a-f]+ [rwxps-]{4} [0-9a-f]+ \S+ [0-9]+(?: [^\n]*)?"
                          r"(?:\n[0-9a-f]+-[0-9a-f]+ [rwxps-]{4} [0-9a-f]+ \S+ [0-9]+"
                          r"(?: [^\n]*)?)*")
+_ROLLUP_LINE = re.compile(r"\n([A-Za-z_]+):[ \t]+([0-9]+) kB(?=\n)")
 _KB_VALUE_RE = re.compile(r":[ \t]+([0-9]+) kB(?:\n|\Z)")
 _column_res: Dict[str, "re.Pattern[str]"] = {}
 
@@ -255,6 +256,13 @@ def parse_smaps_rollup(text: str) -> Optional[Dict[str, int]]:
     if text == "":
         return None
     check_text(text)
+    # top reads one per process: the usual file is one header and "Key: N kB" lines
+    pairs = _ROLLUP_LINE.findall(text)
+    if pairs and text[:1] in _HEX and text.count("\n") == len(pairs) + 1 \
+            and text.endswith("\n"):
+        fields = {k: int(v) << 10 for k, v in pairs}
+        if len(fields) == len(pairs) and "Rss" in fields and "Pss" in fields:
+            return fields
     mappings = _parse_lines(text, 1)
     if len(mappings) != 1:
         raise ParseError(f"smaps_rollup has {len(mappings)} records, expected one",

@@ -16,6 +16,7 @@ otherwise set by any user: it is unescaped here and treated as untrusted text.
 
 from __future__ import annotations
 
+import re
 from typing import Dict, List, Optional
 
 from memscope.errors import ParseError
@@ -28,15 +29,11 @@ VmPTE VmPMD VmSwap HugetlbPages
 
 
 class Status:
-    __slots__ = ("name", "pid", "ppid", "uids", "kthread", "fields", "threads")
+    __slots__ = ("name", "uids", "fields")
 
     def __init__(self) -> None:
         self.name: Optional[str] = None
-        self.pid: Optional[int] = None
-        self.ppid: Optional[int] = None
         self.uids: Optional[List[int]] = None
-        self.kthread: Optional[bool] = None
-        self.threads: Optional[int] = None
         self.fields: Dict[str, int] = {}
 
     @property
@@ -80,8 +77,44 @@ def _int(value: str, key: str, lineno: int) -> int:
     return int(value)
 
 
+# Patterns anchored on a literal newline, not on ^ with re.M: the engine then skips to
+# each "\n" in C instead of trying every position.
+_KB_LINE = re.compile(r"\n(Vm[A-Za-z]+|Rss[A-Za-z]+|HugetlbPages):[ \t]+([0-9]+) kB(?=\n)")
+
+
 def parse_status(text: str) -> Status:
+    """Parsed status. ``top`` reads one per process, so the usual file is taken with a few
+    regular expressions; anything unusual (a known field out of shape, a duplicate) goes to
+    the strict line-by-line parse, which names the line."""
     check_text(text)
+    fast = _parse_fast(text)
+    return fast if fast is not None else _parse_lines(text)
+
+
+def _parse_fast(text: str) -> Optional[Status]:
+    if not text.startswith("Name:") or not text.endswith("\n"):
+        return None
+    kb = _KB_LINE.findall(text)
+    if len(kb) != text.count("\nVm") + text.count("\nRss") + text.count("\nHugetlbPages:"):
+        return None
+    st = Status()
+    st.fields = {k: int(v) << 10 for k, v in kb}
+    if len(st.fields) != len(kb):
+        return None
+    end = text.find("\n")
+    name = text[5:end]
+    st.name = unescape_name(name[1:] if name.startswith("\t") else name.strip())
+    at = text.find("\nUid:")
+    if at >= 0:
+        uids = text[at + 5:text.find("\n", at + 5)].split()
+        if len(uids) != 4 or not all(u.isdigit() and u.isascii() for u in uids) or \
+                text.find("\nUid:", at + 5) >= 0:
+            return None
+        st.uids = [int(u) for u in uids]
+    return st
+
+
+def _parse_lines(text: str) -> Status:
     st = Status()
     for lineno, line in enumerate(text.splitlines(), 1):
         key, sep, value = line.partition(":")
@@ -96,14 +129,6 @@ def parse_status(text: str) -> Status:
             st.fields[key] = _int(parts[0], key, lineno) * 1024
         elif key == "Name":
             st.name = unescape_name(value[1:] if value.startswith("\t") else value.strip())
-        elif key == "Pid":
-            st.pid = _int(value, key, lineno)
-        elif key == "PPid":
-            st.ppid = _int(value, key, lineno)
-        elif key == "Threads":
-            st.threads = _int(value, key, lineno)
-        elif key == "Kthread":
-            st.kthread = _int(value, key, lineno) == 1
         elif key == "Uid":
             parts = value.split()
             if len(parts) != 4:

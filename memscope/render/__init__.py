@@ -6,15 +6,53 @@ flags say. Tables render a view of it with units applied (render/table.py).
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Iterator
 
 
-def to_json(doc: Dict[str, Any], stream: bool = False) -> str:
+def plain(value: Any) -> Any:
+    """The document with model objects (Process) turned into plain dicts."""
+    if hasattr(value, "as_dict"):
+        return plain(value.as_dict())
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def to_json(doc: Dict[str, Any], stream: bool = False) -> Iterator[str]:
+    """JSON, in pieces to write one after the other: with ``stream`` (--watch) one object a
+    line; otherwise two levels laid out, one key (or list item) a line, and everything deeper
+    compact on that line.
+
+    json's C encoder runs only without ``indent``: a thousand processes indented by the
+    pure-Python encoder cost more than reading them. One process a line is also what grep
+    and diff want, and written piece by piece the output is never all in memory at once.
+    """
     import json
 
-    if stream:  # --watch: one object a line
-        return json.dumps(doc, separators=(",", ":")) + "\n"
-    return json.dumps(doc, indent=2) + "\n"
+    dumps = json.dumps
+    if stream:
+        yield dumps(plain(doc), separators=(",", ":")) + "\n"
+        return
+    yield "{"
+    first = True
+    for key, value in doc.items():
+        yield ("\n" if first else ",\n") + "  " + dumps(key) + ": "
+        first = False
+        if isinstance(value, list) and value:
+            yield "["
+            sep = "\n    "
+            for item in value:
+                yield sep + dumps(item.as_dict() if hasattr(item, "as_dict") else item)
+                sep = ",\n    "
+            yield "\n  ]"
+        elif isinstance(value, dict) and value:
+            yield "{" + ",".join("\n    " + dumps(k) + ": " + dumps(plain(v))
+                                 for k, v in value.items()) + "\n  }"
+        else:
+            yield dumps(plain(value))
+    yield "\n}\n"
 
 
 def to_yaml(doc: Dict[str, Any], stream: bool = False) -> str:
@@ -22,5 +60,5 @@ def to_yaml(doc: Dict[str, Any], stream: bool = False) -> str:
 
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     # --watch: a multi-document stream, each document opened with '---'.
-    return yaml.dump(doc, Dumper=dumper, sort_keys=False, default_flow_style=False,
+    return yaml.dump(plain(doc), Dumper=dumper, sort_keys=False, default_flow_style=False,
                      explicit_start=stream, allow_unicode=True)

@@ -1,0 +1,94 @@
+"""``memscope top`` on the live host: read and parse /proc in forked children while the
+parent imports click.
+
+``top`` reads four files of every process, and the kernel's part of that (the page-table
+walk behind smaps_rollup) is most of its cost; memscope's own imports are most of the rest.
+So memscope.main, for a live ``top`` with default reading options, calls start() before
+importing click: two children each read and parse half of the processes with the same code
+the parent would run (collect_procs.read_process), write the results into shared anonymous
+mappings, and exit; scan() in the parent takes them and reads itself only the processes the
+children did not get to (new ones, or an unusual result). Children rather than threads: a
+reader thread needs the GIL between its system calls and while parsing, and the imports
+hold it. Nothing touches the filesystem.
+"""
+
+import os
+
+ACTIVE = None
+
+
+def start(task, items, children: int = 2) -> None:
+    """Run ``task(item)`` for every item in forked children; results via take()."""
+    global ACTIVE
+    ACTIVE = Prefetch(task, items, children)
+
+
+class Prefetch:
+    CAPACITY = 128 << 20  # per child; address space only: untouched pages cost nothing
+
+    def __init__(self, task, items, children: int):
+        import marshal
+        import mmap
+
+        self.results = None
+        self.children = []
+        self.bufs = [mmap.mmap(-1, self.CAPACITY) for _ in range(children)]
+        for i, buf in enumerate(self.bufs):
+            try:
+                child = os.fork()
+            except OSError:
+                break
+            if child == 0:
+                try:
+                    _run(buf, self.CAPACITY, task, items[i::children], marshal.dumps)
+                finally:
+                    os._exit(0)
+            self.children.append(child)
+
+    def collect(self) -> dict:
+        """Wait for the children and decode what they wrote: {item: result}."""
+        if self.results is not None:
+            return self.results
+        import marshal
+
+        results = {}
+        for child in self.children:
+            try:
+                os.waitpid(child, 0)
+            except OSError:
+                pass
+        for buf in self.bufs[:len(self.children)]:
+            pos = 0
+            while True:
+                size = int.from_bytes(buf[pos:pos + 4], "little")
+                if not size:
+                    break
+                try:
+                    item, result = marshal.loads(buf[pos + 4:pos + 4 + size])
+                except (EOFError, ValueError, TypeError):
+                    break
+                results[item] = result
+                pos += 4 + size
+        for buf in self.bufs:
+            buf.close()
+        self.results = results
+        return results
+
+    def take(self, item):
+        """The child's result for ``item``, once; None if there is none."""
+        return self.collect().pop(item, None)
+
+
+def _run(buf, capacity, task, items, dumps) -> None:
+    pos = 0
+    for item in items:
+        try:
+            record = dumps((item, task(item)))
+        except Exception:
+            continue  # the parent will do this one itself, and report what goes wrong
+        end = pos + 4 + len(record)
+        if end + 4 > capacity:
+            return
+        buf[pos + 4:end] = record
+        buf[pos:pos + 4] = len(record).to_bytes(4, "little")  # valid only once complete
+        pos = end
