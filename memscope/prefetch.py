@@ -20,11 +20,16 @@ ACTIVE = None
 def start(task, items, children: int = 2) -> None:
     """Run ``task(item)`` for every item in forked children; results via take()."""
     global ACTIVE
-    ACTIVE = Prefetch(task, items, children)
+    try:
+        ACTIVE = Prefetch(task, items, children)
+    except (OSError, ValueError):
+        ACTIVE = None  # no mapping (strict overcommit) or no fork: the parent reads all
 
 
 class Prefetch:
-    CAPACITY = 128 << 20  # per child; address space only: untouched pages cost nothing
+    # Per child; address space only, untouched pages cost nothing. ~1 KiB a process: past
+    # ~30,000 processes the parent reads the rest itself.
+    CAPACITY = 32 << 20
 
     def __init__(self, task, items, children: int):
         import marshal

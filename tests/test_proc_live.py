@@ -261,3 +261,21 @@ def test_unprivileged_top_and_proc(workers, world_tmp, worker_bin):
         assert json.loads(r.stdout)["processes"][0]["pss"] is None
     finally:
         mine.stop()
+
+
+def test_prefetched_top_equals_direct_reading(workers):
+    """`top` on the live host reads in forked children while it imports (memscope.prefetch);
+    with --pid it reads directly. Both must give the same figures."""
+    ws = [workers("anon", (i + 1) * MiB) for i in range(3)]
+    r = run_memscope("top", "--format", "json")
+    assert r.returncode == 0
+    ahead = {p["pid"]: p for p in json.loads(r.stdout)["processes"]}
+    args = [a for w in ws for a in ("--pid", w.pid)]
+    direct = {p["pid"]: p for p in json.loads(run_memscope("top", "--format", "json",
+                                                            *args).stdout)["processes"]}
+    for w in ws:
+        a, d = ahead[w.pid], direct[w.pid]
+        for key in ("rss", "uss", "pss_anon", "pss_shmem", "rss_anon", "vsz", "swap", "name",
+                    "cmdline", "user", "source"):
+            assert a[key] == d[key], key
+        assert abs(a["pss"] - d["pss"]) <= DRIFT
