@@ -224,6 +224,63 @@ def top(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: boo
     run(build, lambda doc: top_table(doc, units), fmt, output, watch, count)
 
 
+@cli.command()
+@common_options
+@click.argument("paths", nargs=-1, metavar="[PATH]...")
+@click.option("--pid", type=click.IntRange(min=1), metavar="PID",
+              help="The memory cgroup of process PID.")
+@click.option("--children", is_flag=True,
+              help="Compare the direct children of PATH, largest usage first, with PATH's "
+                   "own share.")
+@watch_options
+def cgroup(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bool,
+           debug: bool, paths, pid: Optional[int], children: bool, watch: Optional[float],
+           count: Optional[int]) -> None:
+    """Memory cgroups, v1 and v2 in one model, side by side and reconciled with their
+    processes. PATH is relative to the memory hierarchy's mount (/system.slice/x.service)
+    or a full /sys/fs/cgroup/... path; the default is the hierarchy's root."""
+    from memscope.collect_cgroups import (cgroup_of_pid, find_hierarchy, own_share,
+                                          read_cgroup, read_children, resolve)
+    from memscope.render.table import cgroup_table
+    from memscope.render.units import Units
+    from memscope.sources import Root
+
+    if count is not None and watch is None:
+        raise click.UsageError("--count needs --watch")
+    if pid is not None and paths:
+        raise click.UsageError("give PATH or --pid, not both")
+    if children and len(paths) > 1:
+        raise click.UsageError("--children takes one PATH")
+    src = Root(root)
+    units = Units(unit, si)
+
+    def build():
+        from memscope import SCHEMA_VERSION
+
+        hier = find_hierarchy(src)
+        if pid is not None:
+            wanted = [resolve(src, hier, cgroup_of_pid(src, hier, pid))]
+        else:
+            wanted = [resolve(src, hier, p) for p in (paths or ("/",))]
+        notes = []
+        doc = {"schema_version": SCHEMA_VERSION}
+        if children:
+            parent, kids = read_children(src, hier, wanted[0], notes)
+            doc["cgroups"] = kids
+            doc["parent"] = {"path": parent["path"], "usage": parent["usage"],
+                             "own_usage": own_share(parent, kids)}
+        else:
+            doc["cgroups"] = [read_cgroup(src, hier, p, notes) for p in wanted]
+        unique = []
+        for note in notes:
+            if note not in unique:
+                unique.append(note)
+        doc["notes"] = unique
+        return doc
+
+    run(build, lambda doc: cgroup_table(doc, units), fmt, output, watch, count)
+
+
 def _quiet_stdout() -> None:
     """After EPIPE: point stdout at /dev/null so the interpreter's final flush is silent."""
     try:

@@ -142,4 +142,7 @@ def collect_system(root: Root) -> SystemInputs:
         source=source,
         notes=notes,
     )
+    from memscope.collect_cgroups import container_view
+
+    inp.container = container_view(root, meminfo["MemTotal"])
     return inp

@@ -126,6 +126,24 @@ class Root:
     def exists(self, rel: str) -> bool:
         return os.path.exists(self._abs(rel))
 
+    def isdir(self, rel: str) -> bool:
+        return os.path.isdir(self._abs(rel))
+
+    def inside(self, rel: str, base: str) -> bool:
+        """Is ``rel``, symlinks resolved, still below ``base``? (A hostile tree may hold
+        links out of it.)"""
+        real = os.path.realpath(self._abs(rel))
+        top = os.path.realpath(self._abs(base))
+        return real == top or real.startswith(top.rstrip("/") + "/")
+
+    def subdirs(self, rel: str) -> List[str]:
+        """Names of the directories directly under ``rel`` (not following links)."""
+        try:
+            with os.scandir(self._abs(rel)) as it:
+                return sorted(e.name for e in it if e.is_dir(follow_symlinks=False))
+        except OSError as exc:
+            raise self._error(rel, exc) from None
+
     def readlink(self, rel: str) -> Optional[str]:
         """A symlink's target (``/proc/PID/exe``), or None where it can't be read."""
         try:

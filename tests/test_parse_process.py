@@ -187,4 +187,4 @@ def test_live_stat_and_cmdline():
 def test_mounts():
     rows = parse_mounts("tmpfs /dev/shm tmpfs rw 0 0\n/dev/x /mnt/my\\040disk ext4 rw 0 0\n"
                         "short line\n")
-    assert rows == [("tmpfs", "/dev/shm", "tmpfs"), ("/dev/x", "/mnt/my disk", "ext4")]
+    assert rows == [("tmpfs", "/dev/shm", "tmpfs", "rw"), ("/dev/x", "/mnt/my disk", "ext4", "rw")]

@@ -17,67 +17,13 @@ import uuid
 
 import pytest
 
-from conftest import REPO, run_memscope, run_unprivileged
+from conftest import DRIFT, MiB, REPO, Worker, run_memscope, run_unprivileged  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not os.path.isfile("/proc/self/smaps_rollup"),
                                 reason="needs a live Linux /proc with smaps_rollup (4.14+)")
 MiB = 1024 * 1024
 DRIFT = 64 * 1024
 PAD = 1024  # Pss of shared file pages moves as other processes map them
-
-
-@pytest.fixture(scope="session")
-def worker_bin(tmp_path_factory):
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        pytest.skip("no C compiler to build the test worker")
-    out = tmp_path_factory.mktemp("worker") / "worker"
-    src = REPO / "tests" / "workers" / "worker.c"
-    for flags in (["-static"], []):
-        r = subprocess.run([cc, "-O1", *flags, "-o", str(out), str(src)], capture_output=True)
-        if r.returncode == 0:
-            return str(out)
-    pytest.skip(f"cannot build the worker: {r.stderr.decode()[-200:]}")
-
-
-class Worker:
-    def __init__(self, binary, *args, user=None, argv0=None):
-        argv = [argv0 if argv0 is not None else binary, *map(str, args)]
-        # Same-length command lines for every worker: argv is copied onto the new stack,
-        # and a few bytes more can cross a page boundary and make one stack page more.
-        used = sum(len(a) + 1 for a in argv if isinstance(a, str))
-        argv.append("=" * (PAD - used))
-        self.proc = subprocess.Popen(argv, executable=binary, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, user=user)
-        line = self.proc.stdout.readline()
-        assert line == b"ready\n", (args, line, self.proc.poll())
-        self.pid = self.proc.pid
-
-    def rollup(self):
-        fields = {}
-        with open(f"/proc/{self.pid}/smaps_rollup") as f:
-            for line in f.read().splitlines()[1:]:
-                key, _, rest = line.partition(":")
-                fields[key] = int(rest.split()[0]) * 1024
-        return fields
-
-    def stop(self):
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
-
-
-@pytest.fixture
-def workers(worker_bin):
-    started = []
-
-    def start(*args, **kw):
-        w = Worker(worker_bin, *args, **kw)
-        started.append(w)
-        return w
-
-    yield start
-    for w in started:
-        w.stop()
 
 
 def proc_json(*pids):

@@ -150,7 +150,7 @@ class ShmemMounts:
 
     def __init__(self, mounts: Optional[Iterable]):
         self.known = mounts is not None
-        self.points = sorted(((mp, fstype) for _dev, mp, fstype in (mounts or ())),
+        self.points = sorted(((m[1], m[2]) for m in (mounts or ())),
                              key=lambda x: len(x[0]), reverse=True)
 
     def fstype(self, path: str) -> Optional[str]:

@@ -19,7 +19,7 @@ class SystemInputs:
     """What collect.py read for one system picture. Pages are converted with page_size."""
 
     __slots__ = ("meminfo", "zoneinfo", "vmstat", "pressure", "page_size", "vmap_stack",
-                 "hugetlb_sysfs", "source", "notes")
+                 "hugetlb_sysfs", "source", "notes", "container")
 
     def __init__(self, meminfo: Meminfo, zoneinfo: Optional[Zoneinfo] = None,
                  vmstat: Optional[Dict[str, int]] = None, pressure: Optional[dict] = None,
@@ -36,6 +36,7 @@ class SystemInputs:
         self.source = source or {"root": None, "hostname": None, "kernel": None,
                                  "taken_at": None}
         self.notes = notes if notes is not None else Notes()
+        self.container: Optional[Dict[str, Any]] = None
 
     def counter(self, name: str) -> Optional[int]:
         """A VM counter (pages) from /proc/vmstat, else summed from zoneinfo's node and zone
@@ -379,9 +380,15 @@ def build_summary(inp: SystemInputs) -> Dict[str, Any]:
         "physical": build_physical(inp),
         "zones": build_zones(inp),
         "pressure": inp.pressure,
-        "container": None,
+        "container": inp.container,
         "meminfo": dict(mi.fields),
     }
+    if inp.container is not None:
+        c = inp.container
+        notes.add("container_limit",
+                  f"memscope runs in cgroup {c['path']} (v{c['version']}) limited to "
+                  f"{mib(c['limit'])}, below MemTotal: meminfo shows the host; the "
+                  "container's own figures are in 'container'")
     if inp.source.get("kernel") is None:
         floor, evidence = kernel_floor(mi, inp.zoneinfo)
         notes.add("kernel_inferred",

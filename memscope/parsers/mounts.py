@@ -29,8 +29,8 @@ def _unescape(field: str) -> str:
     return "".join(out)
 
 
-def parse_mounts(text: str) -> List[Tuple[str, str, str]]:
-    """(device, mountpoint, fstype) for every well-formed line; others are skipped."""
+def parse_mounts(text: str) -> List[Tuple[str, str, str, str]]:
+    """(device, mountpoint, fstype, options) for every well-formed line; others skipped."""
     if not text.strip():
         return []
     check_text(text)
@@ -38,5 +38,6 @@ def parse_mounts(text: str) -> List[Tuple[str, str, str]]:
     for line in text.splitlines():
         parts = line.split()
         if len(parts) >= 3:
-            out.append((_unescape(parts[0]), _unescape(parts[1]), parts[2]))
+            out.append((_unescape(parts[0]), _unescape(parts[1]), parts[2],
+                        parts[3] if len(parts) > 3 else ""))
     return out

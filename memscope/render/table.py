@@ -121,6 +121,13 @@ def summary_table(doc: Dict[str, Any], units: Units, wide: bool = False) -> str:
         blocks.append("Memory pressure (PSI: share of time stalled on memory)\n"
                       + grid(rows, ["", "avg10", "avg60", "avg300", "total"]))
 
+    box = doc.get("container")
+    if box is not None:
+        rows = [["limit", u(box["limit"])], ["usage", u(box["usage"])],
+                ["working set", u(box["working_set"])], ["headroom", u(box["headroom"])]]
+        blocks.append(f"Container: cgroup {clean(box['path'])} (v{box['version']}), "
+                      "the limit that applies to memscope itself\n" + grid(rows))
+
     if swap is not None and swap["total"]:
         blocks.append(f"Swap: {u(swap['used'])} used of {u(swap['total'])}, "
                       f"{u(swap['cached'])} swap cache")
@@ -197,6 +204,68 @@ def proc_table(doc: Dict[str, Any], units: Units) -> str:
             blocks.append(grid(rows, ["category", "path", "maps", "size", "rss", "pss", "uss",
                                       "swap"],
                                align=["left", "left"] + ["right"] * 6))
+    notes = notes_block(doc.get("notes", []))
+    if notes:
+        blocks.append(notes)
+    return "\n\n".join(blocks) + "\n"
+
+
+def _pressure_cell(p: Optional[Dict[str, Any]], kind: str) -> str:
+    if not p or not p.get(kind):
+        return "-"
+    return f"{p[kind]['avg10']:.2f}% / {p[kind]['avg60']:.2f}%"
+
+
+CGROUP_ROWS = [
+    ("usage", "usage"), ("limit", "limit"), ("high", "high"), ("peak", "peak"),
+    ("swap", "swap"), ("working set", "working_set"), ("anon", "anon"), ("file", "file"),
+    ("  active", "active_file"), ("  inactive", "inactive_file"), ("  mapped", "file_mapped"),
+    ("  dirty", "file_dirty"), ("shmem", "shmem"), ("kernel", "kernel"), ("  slab", "slab"),
+    ("  kernel stacks", "kernel_stack"), ("  page tables", "page_tables"), ("  sock", "sock"),
+]
+
+
+def cgroup_table(doc: Dict[str, Any], units: Units) -> str:
+    u = units
+    cgs = list(doc["cgroups"])
+    parent = doc.get("parent")
+    headers = ["", *[_cut(c["path"], 28, keep_end=True) for c in cgs]]
+    if parent is not None:
+        headers.append(_cut(f"{parent['path']} (own)", 28, keep_end=True))
+
+    def cell(c: Dict[str, Any], key: str) -> str:
+        value = c[key]
+        if value is None and key == "limit" and c["unlimited"]:
+            return "max"  # the kernel says: no limit
+        if value is None and key == "high" and c["version"] == 2 and c["unlimited"] is not None:
+            return "max"  # v1 has no memory.high at all: "-"
+        return u(value)
+
+    rows = []
+    for label, key in CGROUP_ROWS:
+        row = [label] + [cell(c, key) for c in cgs]
+        if parent is not None:
+            row.append(u(parent["own_usage"]) if key == "usage" else "")
+        rows.append(row)
+    for ev in ("max", "oom", "oom_kill", "high", "low"):
+        rows.append([f"events {ev}"] + [c["events"][ev] if c["events"][ev] is not None
+                                        else "-" for c in cgs] +
+                    ([""] if parent is not None else []))
+    for kind in ("some", "full"):
+        rows.append([f"pressure {kind} 10s/60s"] + [_pressure_cell(c["pressure"], kind)
+                                                    for c in cgs] +
+                    ([""] if parent is not None else []))
+    rows.append(["processes"] + [c["process_count"] for c in cgs] +
+                ([""] if parent is not None else []))
+    for label, key in (("procs rss", "procs_rss"), ("procs pss", "procs_pss"),
+                       ("unmapped file", "unmapped_file"), ("swap cache", "swap_cache"),
+                       ("residual", "residual")):
+        rows.append([label] + [u(c["reconciliation"][key]) for c in cgs] +
+                    ([""] if parent is not None else []))
+    blocks = [grid(rows, headers)]
+    blocks.append("usage = procs pss + unmapped file + kernel + swap cache + residual "
+                  "(residual: pages charged here but mapped elsewhere, or mapped here but "
+                  "charged elsewhere; per-CPU charge stock)")
     notes = notes_block(doc.get("notes", []))
     if notes:
         blocks.append(notes)

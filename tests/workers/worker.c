@@ -4,6 +4,10 @@
  *   worker anon  BYTES          a private anonymous mapping, every page written
  *   worker shm   PATH BYTES     a MAP_SHARED mapping of a /dev/shm file, every page read
  *   worker file  PATH BYTES     a MAP_SHARED read-only mapping of a file, every page read
+ *   worker charge ANON PATH BYTES   print "waiting", read one byte from stdin (the test moves
+ *                               us into a cgroup meanwhile), then map and write ANON bytes
+ *                               of private anonymous memory and write() BYTES to a new file
+ *                               at PATH (page cache, charged to our cgroup, not mapped)
  *
  * It re-executes itself once without address-space randomisation. Extra arguments are
  * ignored (the tests pad command lines to one length).
@@ -54,6 +58,26 @@ int main(int argc, char **argv)
             return 5;
         for (size_t off = 0; off < size; off += page)
             sink += p[off];
+    } else if (strcmp(argv[1], "charge") == 0 && argc >= 5) {
+        size_t size = strtoull(argv[2], NULL, 10), fsize = strtoull(argv[4], NULL, 10);
+        static char block[65536];
+        fputs("waiting\n", stdout);
+        fflush(stdout);
+        if (read(0, buf, 1) != 1)
+            return 6;
+        char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return 3;
+        for (size_t off = 0; off < size; off += page)
+            p[off] = 1;
+        int fd = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0)
+            return 4;
+        memset(block, 0x5a, sizeof block);
+        for (size_t done = 0; done < fsize; done += sizeof block)
+            if (write(fd, block, sizeof block) != (ssize_t)sizeof block)
+                return 7;
+        close(fd);
     } else if (strcmp(argv[1], "none") != 0) {
         return 2;
     }

@@ -1,0 +1,272 @@
+"""Reading memory cgroups through the Root: which hierarchy, which files, what a missing one
+means (KERNEL.md §7).
+
+The hierarchy is found from the root's mount table where it has one (cgroup2, or a v1
+``cgroup`` mount with the memory controller), else from the layout (sys/fs/cgroup/memory:
+v1, hybrid when sys/fs/cgroup/unified is beside it; cgroup/memory: RHEL 6; sys/fs/cgroup:
+v2). Files are read from an explicit list: some v1 files fail on read by design
+(memory.pressure_level, memory.force_empty: EINVAL).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any, Dict, List, Optional, Tuple
+
+from memscope.errors import MemscopeError, NotFound, ParseError, PermissionDenied
+from memscope.model.cgroup import add_members, build_cgroup, ordered
+from memscope.parsers.memcg import parse_flat_keyed, parse_value
+from memscope.parsers.pressure import parse_pressure
+from memscope.sources import Root
+
+V2_FILES = {
+    "memory.current": parse_value, "memory.max": parse_value, "memory.high": parse_value,
+    "memory.low": parse_value, "memory.min": parse_value, "memory.peak": parse_value,
+    "memory.stat": parse_flat_keyed, "memory.events": parse_flat_keyed,
+    "memory.pressure": parse_pressure, "memory.swap.current": parse_value,
+    "memory.swap.max": parse_value,
+}
+V1_FILES = {
+    "memory.usage_in_bytes": parse_value, "memory.limit_in_bytes": parse_value,
+    "memory.soft_limit_in_bytes": parse_value, "memory.max_usage_in_bytes": parse_value,
+    "memory.failcnt": parse_value, "memory.stat": parse_flat_keyed,
+    "memory.oom_control": parse_flat_keyed, "memory.kmem.usage_in_bytes": parse_value,
+    "memory.kmem.tcp.usage_in_bytes": parse_value, "memory.memsw.usage_in_bytes": parse_value,
+    "memory.memsw.limit_in_bytes": parse_value,
+}
+
+
+class Hierarchy:
+    """The memory controller's hierarchy under a root."""
+
+    def __init__(self, version: int, mount: str, unified: Optional[str] = None):
+        self.version = version
+        self.mount = mount.strip("/")    # relative to the root: "sys/fs/cgroup/memory"
+        self.unified = unified.strip("/") if unified else None  # v2 tree beside v1 (PSI)
+
+    @property
+    def display(self) -> str:
+        return "/" + self.mount
+
+    def rel(self, path: str) -> str:
+        return self.mount if path == "/" else self.mount + path
+
+
+def find_hierarchy(root: Root) -> Hierarchy:
+    from memscope.parsers.mounts import parse_mounts
+
+    mounts = None
+    for rel in ("proc/self/mounts", "proc/mounts"):
+        try:
+            mounts = root.parse(rel, parse_mounts, optional=True)
+        except PermissionDenied:
+            mounts = None
+        if mounts:
+            break
+    v1 = v2 = None
+    for _dev, point, fstype, options in mounts or ():
+        if fstype == "cgroup" and "memory" in options.split(",") and v1 is None:
+            v1 = point
+        elif fstype == "cgroup2" and v2 is None:
+            v2 = point
+    if v1 and root.isdir(v1.strip("/")):
+        return Hierarchy(1, v1, v2 if v2 and root.isdir(v2.strip("/")) else None)
+    if v2 and root.isdir(v2.strip("/")):
+        controllers = root.read_optional(v2.strip("/") + "/cgroup.controllers") or ""
+        if "memory" in controllers.split() or root.exists(v2.strip("/") + "/memory.stat"):
+            return Hierarchy(2, v2)
+    # No mount table (a captured tree): the usual layouts.
+    if root.isdir("sys/fs/cgroup/memory"):
+        unified = "sys/fs/cgroup/unified" if root.isdir("sys/fs/cgroup/unified") else None
+        return Hierarchy(1, "sys/fs/cgroup/memory", unified)
+    if root.isdir("cgroup/memory"):
+        return Hierarchy(1, "cgroup/memory")
+    if root.isdir("sys/fs/cgroup"):
+        return Hierarchy(2, "sys/fs/cgroup")
+    raise MemscopeError(f"{root.display('sys/fs/cgroup')}: no cgroup memory controller "
+                        "(no cgroup2 or v1 memory mount in the mount table, nor under "
+                        "sys/fs/cgroup)")
+
+
+def resolve(root: Root, hier: Hierarchy, path: str) -> str:
+    """A cgroup path as the user gave it (relative to the hierarchy's mount, or a full
+    /sys/fs/cgroup/... path) -> the cgroup's path within the hierarchy ("/a/b")."""
+    given = path
+    if path.startswith(hier.display + "/") or path == hier.display:
+        path = path[len(hier.display):] or "/"
+    elif path.startswith("/sys/fs/cgroup") and not path.startswith(hier.display):
+        raise MemscopeError(f"cgroup {given}: outside the memory hierarchy "
+                            f"({hier.display}); give a path relative to it")
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise MemscopeError(f"cgroup {given}: '..' leads outside the memory hierarchy "
+                            f"({hier.display})")
+    norm = "/" + "/".join(parts)
+    rel = hier.rel(norm)
+    if not root.isdir(rel) or not root.inside(rel, hier.mount):
+        raise MemscopeError(f"cgroup {given}: no such cgroup under {root.display(hier.mount)}"
+                            " (list them with: memscope cgroup / --children)")
+    return norm
+
+
+def cgroup_of_pid(root: Root, hier: Hierarchy, pid: int) -> str:
+    from memscope.collect_procs import memory_cgroup
+
+    try:
+        text = root.read_text(f"proc/{pid}/cgroup")
+    except NotFound:
+        raise MemscopeError(f"no such process: {pid} (it has exited, or is hidden by "
+                            "hidepid=; check with ps)") from None
+    path = memory_cgroup(text)
+    if path is None:
+        raise MemscopeError(f"{root.display(f'proc/{pid}/cgroup')}: no memory cgroup line")
+    if hier.version == 1 and not any("memory" in line.split(":")[1].split(",")
+                                     for line in text.splitlines() if line.count(":") >= 2):
+        raise MemscopeError(f"process {pid} is in no v1 memory cgroup")
+    return path
+
+
+def read_files(root: Root, hier: Hierarchy, path: str) -> Dict[str, Any]:
+    rel = hier.rel(path)
+    table = V2_FILES if hier.version == 2 else V1_FILES
+    files: Dict[str, Any] = {}
+    for name, parser in table.items():
+        try:
+            value = root.parse(f"{rel}/{name}", parser, optional=True)
+        except PermissionDenied:
+            continue
+        if value is not None or root.exists(f"{rel}/{name}"):
+            files[name] = value
+    if hier.version == 1 and hier.unified:
+        # v1 has no PSI of its own: the unified tree's, at the same path, where it exists
+        files["memory.pressure"] = root.parse(
+            (hier.unified if path == "/" else hier.unified + path) + "/memory.pressure",
+            parse_pressure, optional=True)
+    if not root.isdir(rel):
+        raise MemscopeError(f"cgroup {path}: removed while being read "
+                            f"({root.display(rel)})")
+    return files
+
+
+def member_pids(root: Root, hier: Hierarchy, path: str) -> Optional[List[int]]:
+    """Processes of the cgroup and of its descendants; None where the root does not hold
+    the cgroup's cgroup.procs (a captured tree without it)."""
+    if not root.exists(hier.rel(path) + "/cgroup.procs"):
+        return None
+    pids: List[int] = []
+    stack = [hier.rel(path)]
+    while stack:
+        rel = stack.pop()
+        text = root.read_optional(f"{rel}/cgroup.procs")
+        if text:
+            pids.extend(int(x) for x in text.split() if x.isdigit())
+        try:
+            stack.extend(f"{rel}/{d}" for d in root.subdirs(rel))
+        except NotFound:
+            continue  # removed meanwhile
+    return sorted(set(pids))
+
+
+def read_cgroup(root: Root, hier: Hierarchy, path: str, notes: List[Dict[str, str]],
+                users=None) -> Dict[str, Any]:
+    """The cgroup object of SPEC.md, with its member processes reconciled."""
+    from memscope.collect_procs import Options, Users, read_process
+
+    files = read_files(root, hier, path)
+    doc = build_cgroup(path, hier.version, files, path == "/", notes)
+    pids = member_pids(root, hier, path)
+    procs, unreadable = [], 0
+    users = users or Users(root)
+    opts = Options()
+    for pid in pids or ():
+        try:
+            res = read_process(root, pid, opts, users)
+        except (ParseError, MemscopeError):
+            unreadable += 1
+            continue
+        if res.kind in ("ok", "denied", "capped"):
+            procs.append(res.doc)
+            if res.kind != "ok":
+                unreadable += 1
+    add_members(doc, pids, procs, unreadable)
+    if unreadable:
+        notes.append({"code": "members_unreadable",
+                      "text": f"{path}: {unreadable} member process(es) could not be read "
+                              "fully (run as root): procs_pss and residual are null"})
+    return ordered(doc)
+
+
+def children_of(root: Root, hier: Hierarchy, path: str) -> List[str]:
+    rel = hier.rel(path)
+    base = "" if path == "/" else path
+    return [f"{base}/{name}" for name in root.subdirs(rel)]
+
+
+def read_children(root: Root, hier: Hierarchy, path: str,
+                  notes: List[Dict[str, str]]) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
+    """The parent and its direct children, largest usage first; children removed while
+    being read are skipped and counted in a note."""
+    from memscope.collect_procs import Users
+
+    users = Users(root)
+    parent = read_cgroup(root, hier, path, notes, users)
+    kids, gone = [], 0
+    for child in children_of(root, hier, path):
+        try:
+            kids.append(read_cgroup(root, hier, child, notes, users))
+        except MemscopeError:
+            if root.isdir(hier.rel(child)):
+                raise
+            gone += 1
+    if gone:
+        notes.append({"code": "cgroups_vanished",
+                      "text": f"{gone} child cgroup(s) of {path} were removed while being "
+                              "read and are not shown"})
+    kids.sort(key=lambda c: (-(c["usage"] or 0), c["path"]))
+    return parent, kids
+
+
+def own_share(parent: Dict[str, Any], kids: List[Dict[str, Any]]) -> Optional[int]:
+    """Usage of the parent not explained by its children (its own processes' charges,
+    and charges left by children already removed)."""
+    if parent["usage"] is None or any(k["usage"] is None for k in kids):
+        return None
+    return parent["usage"] - sum(k["usage"] for k in kids)
+
+
+def container_view(root: Root, total: int) -> Optional[Dict[str, Any]]:
+    """summary's ``container``: memscope's own cgroup when it, or an ancestor, has a
+    memory limit below MemTotal (the docker / kubernetes case, where /proc/meminfo shows
+    the host). None when there is no such limit, or no memory hierarchy."""
+    from memscope.collect_procs import memory_cgroup
+
+    try:
+        hier = find_hierarchy(root)
+    except MemscopeError:
+        return None
+    text = root.read_optional("proc/self/cgroup")
+    path = memory_cgroup(text) if text else "/"
+    if path is None or ".." in path.split("/"):
+        return None
+    probe = path
+    while True:
+        rel = hier.rel(probe)
+        if root.isdir(rel):
+            files = read_files_quiet(root, hier, probe)
+            notes: List[Dict[str, str]] = []
+            doc = build_cgroup(probe, hier.version, files, probe == "/", notes)
+            if doc["limit"] is not None and doc["limit"] < total:
+                working = doc["working_set"]
+                return {"path": probe, "version": hier.version, "limit": doc["limit"],
+                        "usage": doc["usage"], "working_set": working,
+                        "headroom": None if working is None else doc["limit"] - working}
+        if probe == "/":
+            return None
+        probe = posixpath.dirname(probe)
+
+
+def read_files_quiet(root: Root, hier: Hierarchy, path: str) -> Dict[str, Any]:
+    try:
+        return read_files(root, hier, path)
+    except (MemscopeError, ParseError):
+        return {}

@@ -1,0 +1,150 @@
+"""One model for a memory cgroup, v1 or v2 (KERNEL.md §7; SPEC.md "cgroup").
+
+v2 names are the model's; v1 maps onto them (KERNEL.md §7.3): hierarchical ``total_*``
+stat keys, usage_in_bytes (which includes kernel memory on v1), kernel and sock from
+kmem.usage_in_bytes and kmem.tcp.usage_in_bytes, swap from stat ``total_swap`` (never
+memsw − usage: the two are read at different instants). A figure a version lacks is null.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+# model field -> v2 memory.stat key, v1 memory.stat key (hierarchical)
+STAT_MAP = [
+    ("anon", "anon", "total_rss"),
+    ("file", "file", "total_cache"),
+    ("shmem", "shmem", "total_shmem"),
+    ("slab", "slab", None),
+    ("kernel_stack", "kernel_stack", None),
+    ("page_tables", "pagetables", None),
+    ("active_anon", "active_anon", "total_active_anon"),
+    ("inactive_anon", "inactive_anon", "total_inactive_anon"),
+    ("active_file", "active_file", "total_active_file"),
+    ("inactive_file", "inactive_file", "total_inactive_file"),
+    ("unevictable", "unevictable", "total_unevictable"),
+    ("file_mapped", "file_mapped", "total_mapped_file"),
+    ("file_dirty", "file_dirty", "total_dirty"),
+    ("file_writeback", "file_writeback", "total_writeback"),
+]
+EVENT_KEYS = ("low", "high", "max", "oom", "oom_kill")
+
+
+def _v1_stat(stat: Dict[str, int], key: Optional[str]) -> Optional[int]:
+    """A v1 stat figure: the hierarchical total_* key, else (very old kernels, or a root
+    without hierarchy) the local one."""
+    if key is None:
+        return None
+    if key in stat:
+        return stat[key]
+    return stat.get(key[len("total_"):])
+
+
+def build_cgroup(path: str, version: int, files: Dict[str, Any], is_root: bool,
+                 notes: List[Dict[str, str]]) -> Dict[str, Any]:
+    """The cgroup object, less process membership and reconciliation (added by
+    add_members). ``files`` maps file names to parsed values (None where absent)."""
+    stat: Dict[str, int] = files.get("memory.stat") or {}
+    doc: Dict[str, Any] = {"path": path, "version": version}
+    if version == 2:
+        usage = files.get("memory.current")
+        if is_root and usage is None and "anon" in stat and "file" in stat:
+            # runc's rule: the root has no memory.current
+            usage = stat["anon"] + stat["file"]
+            notes.append({"code": "root_usage_rule",
+                          "text": f"{path}: the root cgroup has no memory.current; usage is "
+                                  "anon + file of its memory.stat (runc's rule)"})
+        doc.update({
+            "usage": usage,
+            "limit": files.get("memory.max"),
+            "unlimited": None if "memory.max" not in files else files["memory.max"] is None,
+            "high": files.get("memory.high"),
+            "peak": files.get("memory.peak"),
+            "swap": files.get("memory.swap.current"),
+        })
+        for field, key, _ in STAT_MAP:
+            doc[field] = stat.get(key)
+        doc["kernel"] = stat.get("kernel")
+        doc["sock"] = stat.get("sock")
+        events = files.get("memory.events") or {}
+        doc["events"] = {k: events.get(k) for k in EVENT_KEYS}
+        swap_cache = stat.get("swapcached")
+    else:
+        usage = files.get("memory.usage_in_bytes")
+        if is_root and usage is not None:
+            notes.append({"code": "root_usage_rule",
+                          "text": f"{path}: the v1 root's usage_in_bytes is computed from "
+                                  "global counters (page cache + anon, + swap), not charged"})
+        limit = files.get("memory.limit_in_bytes")
+        unlimited = None if "memory.limit_in_bytes" not in files else limit is None
+        if unlimited is None and "hierarchical_memory_limit" in stat:
+            # no limit_in_bytes under this root: the effective (hierarchical) limit
+            from memscope.parsers.memcg import UNLIMITED
+
+            h = stat["hierarchical_memory_limit"]
+            limit = None if h >= UNLIMITED else h
+            unlimited = limit is None
+        doc.update({
+            "usage": usage,
+            "limit": limit,
+            "unlimited": unlimited,
+            "high": None,  # soft_limit_in_bytes is not memory.high (KERNEL.md §7.3)
+            "peak": files.get("memory.max_usage_in_bytes"),
+            "swap": _v1_stat(stat, "total_swap"),
+        })
+        for field, _, key in STAT_MAP:
+            doc[field] = _v1_stat(stat, key)
+        doc["kernel"] = files.get("memory.kmem.usage_in_bytes")
+        doc["sock"] = files.get("memory.kmem.tcp.usage_in_bytes")
+        oom = files.get("memory.oom_control") or {}
+        doc["events"] = {"low": None, "high": None, "max": files.get("memory.failcnt"),
+                         "oom": None, "oom_kill": oom.get("oom_kill")}
+        swap_cache = _v1_stat(stat, "total_swapcached")
+    inactive = doc["inactive_file"]
+    doc["working_set"] = None if usage is None else max(0, usage - (inactive or 0))
+    doc["pressure"] = files.get("memory.pressure")
+    doc["_swap_cache"] = swap_cache
+    doc["stat"] = stat
+    return doc
+
+
+def add_members(doc: Dict[str, Any], pids: Optional[List[int]], procs: List[Any],
+                unreadable: int) -> None:
+    """process_count, pids and reconciliation: usage against its member processes.
+
+    usage = procs_pss + unmapped_file + kernel + swap_cache + residual, where residual is
+    what can't be told apart without root-only page flags: pages charged here but mapped
+    by processes elsewhere, or mapped here and charged elsewhere, and the per-CPU charge
+    stock (KERNEL.md §7.4).
+    """
+    swap_cache = doc.pop("_swap_cache")
+    stat = doc.pop("stat")
+    doc["process_count"] = None if pids is None else len(pids)
+    doc["pids"] = pids
+    rss = [p["rss"] for p in procs if p["rss"] is not None]
+    pss = [p["pss"] for p in procs if p["pss"] is not None]
+    procs_rss = None if pids is None else sum(rss)
+    procs_pss = sum(pss) if pids is not None and len(pss) == len(procs) and not unreadable \
+        else None
+    unmapped = None
+    if doc["file"] is not None and doc["file_mapped"] is not None:
+        unmapped = max(0, doc["file"] - doc["file_mapped"])
+    residual = None
+    if doc["usage"] is not None and procs_pss is not None and unmapped is not None:
+        residual = doc["usage"] - procs_pss - unmapped - (doc["kernel"] or 0) - \
+            (swap_cache or 0)
+    doc["reconciliation"] = {"procs_rss": procs_rss, "procs_pss": procs_pss,
+                             "unmapped_file": unmapped, "kernel": doc["kernel"],
+                             "swap_cache": swap_cache, "residual": residual}
+    doc["stat"] = stat
+
+
+CGROUP_KEYS = ("path", "version", "usage", "limit", "unlimited", "high", "peak", "swap", "anon", "file",
+               "shmem", "kernel", "slab", "sock", "kernel_stack", "page_tables",
+               "active_anon", "inactive_anon", "active_file", "inactive_file", "unevictable",
+               "file_mapped", "file_dirty", "file_writeback", "working_set", "events",
+               "pressure", "process_count", "pids", "reconciliation", "stat")
+
+
+def ordered(doc: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: doc.get(k) for k in CGROUP_KEYS}
