@@ -27,3 +27,21 @@ def parse_int(value: str, field: str, lineno: int) -> int:
     if not body or not body.isascii() or not body.isdigit():
         raise ParseError(f"{field}: {value!r} is not a number", lineno)
     return int(value)
+
+
+def parse_key_values(text: str) -> "dict":
+    """Files of ``name value`` lines (/proc/vmstat, cgroup memory.stat, memory.events):
+    every value an integer, every name once."""
+    check_text(text)
+    out = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2:
+            raise ParseError(f"expected 'name value', got {line.strip()[:60]!r}", lineno)
+        name, value = parts
+        if name in out:
+            raise ParseError(f"{name}: duplicate line", lineno)
+        out[name] = parse_int(value, name, lineno)
+    return out

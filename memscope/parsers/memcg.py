@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Dict, Optional
 
 from memscope.errors import ParseError
-from memscope.parsers import check_text, parse_int
+from memscope.parsers import check_text, parse_int, parse_key_values
 
 # v1 prints LONG_MAX rounded down to a page for "no limit" (older kernels: LONG_MAX itself);
 # v2 prints "max". Anything this large is no limit at all.
@@ -27,19 +27,7 @@ UNLIMITED = 1 << 62
 
 def parse_flat_keyed(text: str) -> Dict[str, int]:
     """memory.stat, memory.events, memory.oom_control: one ``key value`` a line."""
-    check_text(text)
-    out: Dict[str, int] = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 2:
-            raise ParseError(f"expected 'key value', got {line.strip()[:60]!r}", lineno)
-        key, value = parts
-        if key in out:
-            raise ParseError(f"{key}: duplicate line", lineno)
-        out[key] = parse_int(value, key, lineno)
-    return out
+    return parse_key_values(text)
 
 
 def parse_value(text: str) -> Optional[int]:

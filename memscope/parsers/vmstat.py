@@ -14,21 +14,8 @@ from __future__ import annotations
 
 from typing import Dict
 
-from memscope.errors import ParseError
-from memscope.parsers import check_text, parse_int
+from memscope.parsers import parse_key_values
 
 
 def parse_vmstat(text: str) -> Dict[str, int]:
-    check_text(text)
-    out: Dict[str, int] = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 2:
-            raise ParseError(f"expected 'name value', got {line.strip()!r}", lineno)
-        name, value = parts
-        if name in out:
-            raise ParseError(f"{name}: duplicate line", lineno)
-        out[name] = parse_int(value, name, lineno)
-    return out
+    return parse_key_values(text)
