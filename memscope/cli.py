@@ -142,8 +142,19 @@ def summary(root: str, fmt: str, output: Optional[str], unit: Optional[str], si:
         raise click.UsageError("--count needs --watch")
     src = Root(root)
     units = Units(unit, si)
-    run(lambda: build_summary(collect_system(src)),
-        lambda doc: summary_table(doc, units, wide), fmt, output, watch, count)
+    state: Dict[str, Any] = {}
+
+    def build() -> Dict[str, Any]:
+        doc = build_summary(collect_system(src))
+        if watch is not None:  # rates of the reclaim counters since the previous sample
+            from memscope.model.system import add_rates
+
+            now = time.monotonic()
+            add_rates(doc, state.get("activity"), now - state.get("at", now))
+            state["activity"], state["at"] = doc["activity"], now
+        return doc
+
+    run(build, lambda doc: summary_table(doc, units, wide), fmt, output, watch, count)
 
 
 @cli.command()
@@ -279,6 +290,78 @@ def cgroup(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: 
         return doc
 
     run(build, lambda doc: cgroup_table(doc, units), fmt, output, watch, count)
+
+
+@cli.command()
+@common_options
+@click.option("--explain", is_flag=True, help="Say in words what each watermark does.")
+def zones(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bool,
+          debug: bool, explain: bool) -> None:
+    """Every zone: free against its watermarks, protection, state, headroom, and
+    fragmentation (free blocks and the unusable free index per order)."""
+    from memscope.collect import collect_zones
+    from memscope.render.table import zones_table
+    from memscope.render.units import Units
+    from memscope.sources import Root
+
+    src = Root(root)
+    units = Units(unit, si)
+    run(lambda: collect_zones(src), lambda doc: zones_table(doc, units, explain), fmt, output)
+
+
+@cli.command()
+@common_options
+@click.option("--by", type=click.Choice(("caller", "type")), default="caller",
+              show_default=True, help="Group the table by caller (offsets folded) or type.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Only the N largest callers.")
+def vmalloc(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bool,
+            debug: bool, by: str, limit: Optional[int]) -> None:
+    """vmalloc areas by type and caller against VmallocUsed (root only: /proc/vmallocinfo is
+    mode 0400)."""
+    from memscope.collect import collect_vmalloc
+    from memscope.render.table import vmalloc_table
+    from memscope.render.units import Units
+    from memscope.sources import Root
+
+    src = Root(root)
+    units = Units(unit, si)
+    run(lambda: collect_vmalloc(src, by, limit), lambda doc: vmalloc_table(doc, units, by),
+        fmt, output)
+
+
+@cli.command()
+@common_options
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Only the N largest caches in the table (machine output has all).")
+def slab(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bool,
+         debug: bool, limit: Optional[int]) -> None:
+    """Slab caches by memory against SReclaimable/SUnreclaim (root only: /proc/slabinfo is
+    mode 0400)."""
+    from memscope.collect import collect_slab
+    from memscope.render.table import slab_table
+    from memscope.render.units import Units
+    from memscope.sources import Root
+
+    src = Root(root)
+    units = Units(unit, si)
+    run(lambda: collect_slab(src), lambda doc: slab_table(doc, units, limit), fmt, output)
+
+
+@cli.command()
+@common_options
+def shmem(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bool,
+          debug: bool) -> None:
+    """Who holds Shmem: tmpfs mounts, SysV segments, memfd and shm files mapped by
+    processes, and what is left unattributed."""
+    from memscope.collect import collect_shmem
+    from memscope.render.table import shmem_table
+    from memscope.render.units import Units
+    from memscope.sources import Root
+
+    src = Root(root)
+    units = Units(unit, si)
+    run(lambda: collect_shmem(src), lambda doc: shmem_table(doc, units), fmt, output)
 
 
 def _quiet_stdout() -> None:

@@ -19,7 +19,8 @@ class SystemInputs:
     """What collect.py read for one system picture. Pages are converted with page_size."""
 
     __slots__ = ("meminfo", "zoneinfo", "vmstat", "pressure", "page_size", "vmap_stack",
-                 "hugetlb_sysfs", "source", "notes", "container")
+                 "hugetlb_sysfs", "source", "notes", "container", "vmalloc_pages", "zram",
+                 "arc")
 
     def __init__(self, meminfo: Meminfo, zoneinfo: Optional[Zoneinfo] = None,
                  vmstat: Optional[Dict[str, int]] = None, pressure: Optional[dict] = None,
@@ -37,6 +38,9 @@ class SystemInputs:
                                  "taken_at": None}
         self.notes = notes if notes is not None else Notes()
         self.container: Optional[Dict[str, Any]] = None
+        self.vmalloc_pages: Optional[int] = None   # bytes of vmalloc areas (vmallocinfo)
+        self.zram: Dict[str, Dict[str, int]] = {}  # device -> mm_stat
+        self.arc: Optional[Dict[str, int]] = None  # ZFS arcstats
 
     def counter(self, name: str) -> Optional[int]:
         """A VM counter (pages) from /proc/vmstat, else summed from zoneinfo's node and zone
@@ -168,10 +172,19 @@ def build_breakdown(inp: SystemInputs) -> List[Dict[str, Any]]:
     add("percpu", mi.get("Percpu"))
     add("hugetlb", _hugetlb_bytes(inp))
     zspages = inp.counter("nr_zspages")
-    if zspages is not None:
-        add("zsmalloc", P * zspages)
-    elif "Zswap" in mi:
-        add("zsmalloc", mi["Zswap"])
+    zram = [{"category": dev, "bytes": st["mem_used_total"]}
+            for dev, st in sorted(inp.zram.items())]
+    pool = P * zspages if zspages is not None else None
+    if pool is None and (zram or "Zswap" in mi):
+        # no nr_zspages: the pool is what zram and zswap say they use
+        pool = sum(z["bytes"] for z in zram) + mi.get("Zswap", 0)
+    if pool is not None:
+        if zram:  # zram's mm_stat is this same pool: a part, never a sibling
+            rest = pool - sum(z["bytes"] for z in zram)
+            add("zsmalloc", pool, parts=zram + [{"category": "zswap_and_other",
+                                                   "bytes": rest}])
+        else:
+            add("zsmalloc", pool)
     memmap = inp.counter("nr_memmap_pages")
     if memmap is not None:
         add("memmap", P * memmap)
@@ -204,10 +217,16 @@ def _vmalloc_bytes(inp: SystemInputs) -> Optional[int]:
                   "vmalloc pages are in 'unaccounted'")
         return None
     if era == VMALLOC_ZERO:
-        notes.add("vmallocused_zero",
-                  "VmallocUsed reads 0 on kernels 4.4-5.2: no vmalloc category; vmalloc "
-                  "pages are in 'unaccounted'")
-        return None
+        if inp.vmalloc_pages is None:
+            notes.add("vmallocused_zero",
+                      "VmallocUsed reads 0 on kernels 4.4-5.2 and /proc/vmallocinfo is not "
+                      "readable (run as root): no vmalloc category; vmalloc pages are in "
+                      "'unaccounted'")
+            return None
+        notes.add("vmalloc_from_vmallocinfo",
+                  "VmallocUsed reads 0 on kernels 4.4-5.2: vmalloc is the pages= of the "
+                  "vmalloc areas in /proc/vmallocinfo")
+        used = inp.vmalloc_pages
     stack = mi.get("KernelStack", 0)
     vmap_stack = inp.vmap_stack
     if vmap_stack is None:
@@ -236,6 +255,44 @@ def _hugetlb_bytes(inp: SystemInputs) -> Optional[int]:
                           "only")
         return mi["HugePages_Total"] * mi["Hugepagesize"]
     return None
+
+
+# ---------------------------------------------------------------------------------------
+# What reclaim has already done (/proc/vmstat; counters since boot)
+
+ACTIVITY = ("pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd", "pgsteal_direct",
+            "allocstall", "compact_stall", "compact_fail", "oom_kill", "workingset_refault",
+            "thp_fault_fallback", "thp_file_fallback", "pswpin", "pswpout")
+
+
+def build_activity(vm: Optional[Dict[str, int]]) -> Optional[Dict[str, Optional[int]]]:
+    """Reclaim and OOM counters (events or pages, as the kernel counts them). Kernels that
+    count per zone (pgscan_kswapd_normal, allocstall_dma32, ... before 4.8) or per type
+    (workingset_refault_anon/_file, 5.9+) are summed."""
+    if vm is None:
+        return None
+    out: Dict[str, Optional[int]] = {}
+    for name in ACTIVITY:
+        if name in vm:
+            out[name] = vm[name]
+            continue
+        parts = [v for k, v in vm.items() if k.startswith(name + "_")
+                 and not k.endswith("_throttle") and not k.startswith(name + "_khugepaged")]
+        out[name] = sum(parts) if parts else None
+    return out
+
+
+def add_rates(doc: Dict[str, Any], previous: Optional[Dict[str, Optional[int]]],
+              seconds: float) -> None:
+    """--watch: per-second rates of the activity counters over the last ``seconds``."""
+    now = doc.get("activity")
+    if previous is None or not now or seconds <= 0:
+        doc["activity_rates"] = None
+        return
+    doc["activity_rates"] = {
+        k: (None if v is None or previous.get(k) is None
+            else round((v - previous[k]) / seconds, 3))
+        for k, v in now.items()}
 
 
 # ---------------------------------------------------------------------------------------
@@ -381,6 +438,12 @@ def build_summary(inp: SystemInputs) -> Dict[str, Any]:
         "zones": build_zones(inp),
         "pressure": inp.pressure,
         "container": inp.container,
+        "activity": build_activity(inp.vmstat),
+        "activity_rates": None,  # --watch fills it (add_rates)
+        "zfs_arc": None if inp.arc is None else {
+            "size": inp.arc.get("size"), "c_min": inp.arc.get("c_min"),
+            "reclaimable": None if "size" not in inp.arc or "c_min" not in inp.arc
+            else max(0, inp.arc["size"] - inp.arc["c_min"])},
         "meminfo": dict(mi.fields),
     }
     if inp.container is not None:
@@ -389,6 +452,13 @@ def build_summary(inp: SystemInputs) -> Dict[str, Any]:
                   f"memscope runs in cgroup {c['path']} (v{c['version']}) limited to "
                   f"{mib(c['limit'])}, below MemTotal: meminfo shows the host; the "
                   "container's own figures are in 'container'")
+    if inp.arc is not None and "size" in inp.arc:
+        arc = doc["zfs_arc"]
+        notes.add("zfs_arc",
+                  f"ZFS ARC holds ≈ {mib(arc['size'])}, of which {mib(arc['reclaimable'] or 0)} "
+                  "above its minimum (c_min) the ARC gives back under pressure; it sits in "
+                  "slab, vmalloc or 'unaccounted', not in Cached, so 'available' does not "
+                  "count it")
     if inp.source.get("kernel") is None:
         floor, evidence = kernel_floor(mi, inp.zoneinfo)
         notes.add("kernel_inferred",

@@ -121,6 +121,10 @@ def summary_table(doc: Dict[str, Any], units: Units, wide: bool = False) -> str:
         blocks.append("Memory pressure (PSI: share of time stalled on memory)\n"
                       + grid(rows, ["", "avg10", "avg60", "avg300", "total"]))
 
+    activity = activity_block(doc)
+    if activity:
+        blocks.append(activity)
+
     box = doc.get("container")
     if box is not None:
         rows = [["limit", u(box["limit"])], ["usage", u(box["usage"])],
@@ -270,3 +274,136 @@ def cgroup_table(doc: Dict[str, Any], units: Units) -> str:
     if notes:
         blocks.append(notes)
     return "\n\n".join(blocks) + "\n"
+
+
+def zones_table(doc: Dict[str, Any], units: Units, explain: bool = False) -> str:
+    u = units
+    rows = []
+    for z in doc["zones"]:
+        rows.append([z["node"], z["zone"], u(z["free"]), u(z["min"]), u(z["low"]),
+                     u(z["high"]), u(z["promo"]), u(z["boost"]), u(z["managed"]),
+                     u(z["present"]), z["state"], u(z["headroom"]),
+                     u(z["largest_free_block"])])
+    blocks = [grid(rows, ["node", "zone", "free", "min", "low", "high", "promo", "boost",
+                          "managed", "present", "state", "headroom", "largest"],
+                   align=["right", "left"] + ["right"] * 8 + ["left", "right", "right"])]
+    rows = []
+    for z in doc["zones"]:
+        prot = " ".join(u(p) for p in z["protection"]) or "-"
+        by_class = " ".join(u(h) for h in z["headroom_by_class"]) or "-"
+        rows.append([z["node"], z["zone"], prot, by_class])
+    blocks.append("Protection (lowmem_reserve per class zone) and headroom for requests from "
+                  "each class\n" + grid(rows, ["node", "zone", "protection", "headroom by class"],
+                                       align=["right", "left", "left", "left"]))
+    rows = []
+    for z in doc["zones"]:
+        if z["free_blocks"] is None:
+            continue
+        rows.append([z["node"], z["zone"], " ".join(str(c) for c in z["free_blocks"]),
+                     " ".join(f"{x:.2f}" for x in z["unusable_index"])])
+    if rows:
+        blocks.append("Fragmentation: free blocks per order, and the unusable free index per "
+                      "order (1.00: no free block that large)\n" +
+                      grid(rows, ["node", "zone", "free blocks by order", "unusable index"],
+                           align=["right", "left", "left", "left"]))
+    t = doc["tunables"]
+    blocks.append(f"vm.min_free_kbytes {u(t['min_free_bytes'])}, vm.watermark_scale_factor "
+                  f"{t['watermark_scale_factor'] if t['watermark_scale_factor'] is not None else '-'}"
+                  f", vm.lowmem_reserve_ratio "
+                  f"{' '.join(map(str, t['lowmem_reserve_ratio'] or [])) or '-'}")
+    if explain:
+        from memscope.model.views import EXPLAIN
+
+        blocks.append("\n".join(f"{name}: {text}" for name, text in EXPLAIN))
+    notes = notes_block(doc.get("notes", []))
+    if notes:
+        blocks.append(notes)
+    return "\n\n".join(blocks) + "\n"
+
+
+def vmalloc_table(doc: Dict[str, Any], units: Units, by: str = "caller") -> str:
+    u = units
+    key = "type" if by == "type" else "caller"
+    rows_src = doc["by_type"] if by == "type" else doc["top_callers"]
+    rows = [[_cut(r[key], 60), r["count"], u(r["size"]), u(r["bytes"])] for r in rows_src]
+    blocks = [grid(rows, [key, "areas", "address space", "pages"])]
+    ks = doc["kernel_stacks"]
+    line = (f"vmalloc pages {u(doc['vmalloc_bytes'])}; VmallocUsed {u(doc['vmalloc_used'])}; "
+            f"of which vmap'd kernel stacks {u(ks['bytes'])} in {ks['count']} areas")
+    blocks.append(line)
+    notes = notes_block(doc.get("notes", []))
+    if notes:
+        blocks.append(notes)
+    return "\n\n".join(blocks) + "\n"
+
+
+def slab_table(doc: Dict[str, Any], units: Units, limit: Optional[int] = None) -> str:
+    u = units
+    caches = doc["caches"][:limit] if limit else doc["caches"]
+    rows = [[c["name"], u(c["bytes"]), c["active_objects"], c["total_objects"],
+             c["object_size"], {True: "yes", False: "no", None: "-"}[c["reclaimable"]]]
+            for c in caches]
+    blocks = [grid(rows, ["cache", "memory", "active objs", "objs", "obj size",
+                          "reclaimable"])]
+    m = doc["meminfo"]
+    blocks.append(f"caches {u(doc['total_bytes'])}; meminfo Slab {u(m['Slab'])} = "
+                  f"SReclaimable {u(m['SReclaimable'])} + SUnreclaim {u(m['SUnreclaim'])}")
+    notes = notes_block(doc.get("notes", []))
+    if notes:
+        blocks.append(notes)
+    return "\n\n".join(blocks) + "\n"
+
+
+def shmem_table(doc: Dict[str, Any], units: Units) -> str:
+    u = units
+    blocks = [f"Shmem {u(doc['total'])}: tmpfs and shm files, SysV segments, memfd and shared "
+              "anonymous memory"]
+    if doc["mounts"]:
+        blocks.append(grid([[clean(m["mountpoint"]), m["fstype"], u(m["used"])]
+                            for m in doc["mounts"]], ["mount", "type", "used"],
+                           align=["left", "left", "right"]))
+    if doc["sysv"]:
+        blocks.append(grid([[s["key"], s["shmid"], clean(s["owner"] or "-"), u(s["size"]),
+                             u(s["rss"]), u(s["swap"]), s["attached"]] for s in doc["sysv"]],
+                           ["SysV key", "shmid", "owner", "size", "rss", "swap", "attached"]))
+    if doc["mapped"]:
+        blocks.append(grid([[_cut(m["path"], 50, keep_end=True),
+                             " ".join(map(str, m["pids"][:6])) +
+                             (" ..." if len(m["pids"]) > 6 else ""), u(m["rss"])]
+                            for m in doc["mapped"]], ["mapped object", "pids", "resident"],
+                           align=["left", "left", "right"]))
+    blocks.append(f"unattributed {u(doc['unattributed'])}")
+    notes = notes_block(doc.get("notes", []))
+    if notes:
+        blocks.append(notes)
+    return "\n\n".join(blocks) + "\n"
+
+
+ACTIVITY_LABELS = [("pgscan_kswapd", "pages scanned by kswapd"),
+                   ("pgscan_direct", "pages scanned in direct reclaim"),
+                   ("pgsteal_kswapd", "pages reclaimed by kswapd"),
+                   ("pgsteal_direct", "pages reclaimed in direct reclaim"),
+                   ("allocstall", "direct reclaim stalls"),
+                   ("compact_stall", "compaction stalls"), ("compact_fail", "compaction failures"),
+                   ("oom_kill", "OOM kills"), ("workingset_refault", "refaults"),
+                   ("thp_fault_fallback", "THP fault fallbacks"),
+                   ("thp_file_fallback", "THP file fallbacks"),
+                   ("pswpin", "pages swapped in"), ("pswpout", "pages swapped out")]
+
+
+def activity_block(doc: Dict[str, Any]) -> str:
+    act = doc.get("activity")
+    if not act:
+        return ""
+    rates = doc.get("activity_rates")
+    rows = []
+    for key, label in ACTIVITY_LABELS:
+        if act.get(key) is None:
+            continue
+        row = [label, act[key]]
+        if rates is not None:
+            r = rates.get(key)
+            row.append("-" if r is None else f"{r:g}/s")
+        rows.append(row)
+    headers = ["reclaim and OOM activity", "since boot"] + (["rate"] if rates else [])
+    return grid(rows, headers)

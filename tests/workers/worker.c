@@ -4,6 +4,8 @@
  *   worker anon  BYTES          a private anonymous mapping, every page written
  *   worker shm   PATH BYTES     a MAP_SHARED mapping of a /dev/shm file, every page read
  *   worker file  PATH BYTES     a MAP_SHARED read-only mapping of a file, every page read
+ *   worker sysv KEY BYTES        a System V segment (key in decimal), every page written;
+ *                               removed when stdin closes
  *   worker charge ANON PATH BYTES   print "waiting", read one byte from stdin (the test moves
  *                               us into a cgroup meanwhile), then map and write ANON bytes
  *                               of private anonymous memory and write() BYTES to a new file
@@ -19,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -78,12 +82,26 @@ int main(int argc, char **argv)
             if (write(fd, block, sizeof block) != (ssize_t)sizeof block)
                 return 7;
         close(fd);
-    } else if (strcmp(argv[1], "none") != 0) {
+    } else if (strcmp(argv[1], "none") != 0 && strcmp(argv[1], "sysv") != 0) {
         return 2;
+    }
+    int shmid = -1;
+    if (strcmp(argv[1], "sysv") == 0 && argc >= 4) {
+        size_t size = strtoull(argv[3], NULL, 10);
+        shmid = shmget((key_t)strtol(argv[2], NULL, 10), size, IPC_CREAT | IPC_EXCL | 0600);
+        if (shmid < 0)
+            return 8;
+        char *p = shmat(shmid, NULL, 0);
+        if (p == (void *)-1)
+            return 9;
+        for (size_t off = 0; off < size; off += page)
+            p[off] = 1;
     }
     fputs("ready\n", stdout);
     fflush(stdout);
     while (read(0, buf, sizeof buf) > 0)
         ;
+    if (shmid >= 0)
+        shmctl(shmid, IPC_RMID, NULL);
     return 0;
 }

@@ -1,0 +1,138 @@
+"""Kernel views: zones with fragmentation, vmalloc by type and caller, slab caches, and who
+holds Shmem (SPEC.md "zones", "vmalloc", "slab", "shmem"; KERNEL.md §4, §5, §8)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from memscope.model.system import zone_state
+from memscope.parsers.buddyinfo import unusable_index
+from memscope.parsers.vmallocinfo import Area, fold_caller
+from memscope.parsers.zoneinfo import Zoneinfo
+
+# The callers that allocate vmap'd kernel stacks (CONFIG_VMAP_STACK), by kernel version.
+STACK_CALLERS = ("alloc_thread_stack_node", "kernel_clone", "copy_process",
+                 "dup_task_struct", "_do_fork")
+
+
+def build_zones(zi: Zoneinfo, buddy: Optional[Dict[Tuple[int, str], List[int]]],
+                page: int, tunables: Dict[str, Any]) -> Dict[str, Any]:
+    from memscope import SCHEMA_VERSION
+
+    zones = []
+    for z in zi.zones:
+        managed = z.managed if z.managed is not None else z.present
+        counts = buddy.get((z.node, z.name)) if buddy is not None else None
+        largest = None
+        if counts is not None:
+            orders = [k for k, c in enumerate(counts) if c]
+            largest = (page << orders[-1]) if orders else 0
+        zones.append({
+            "node": z.node, "zone": z.name,
+            "free": z.free * page, "min": z.min * page, "low": z.low * page,
+            "high": z.high * page,
+            "promo": None if z.promo is None else z.promo * page,
+            "boost": None if z.boost is None else z.boost * page,
+            "managed": None if z.managed is None else z.managed * page,
+            "present": z.present * page, "spanned": z.spanned * page,
+            "protection": [p * page for p in z.protection],
+            "state": zone_state(z.free, z.min, z.low, z.high, managed),
+            "headroom": (z.free - z.low) * page,
+            # For a request whose highest usable zone is class zone j, this zone must keep
+            # low + protection[j] free (__zone_watermark_ok): its headroom for that class.
+            "headroom_by_class": [(z.free - z.low - p) * page for p in z.protection],
+            "free_blocks": counts,
+            "unusable_index": unusable_index(counts) if counts is not None else None,
+            "largest_free_block": largest,
+        })
+    return {"schema_version": SCHEMA_VERSION, "zones": zones, "tunables": tunables}
+
+
+EXPLAIN = [
+    ("min", "the emergency reserve (vm.min_free_kbytes, shared out by zone size). An "
+            "allocation that finds a zone at or below min reclaims directly, stalling the "
+            "caller; only atomic and OOM-victim allocations may dip below it."),
+    ("low", "when a zone falls to low, kswapd wakes and reclaims in the background. "
+            "Allocations still succeed while free stays above min."),
+    ("high", "kswapd reclaims until every zone is above high, then sleeps. The gaps "
+             "min -> low -> high grow with vm.watermark_scale_factor."),
+    ("promo", "(6.12+, NUMA memory tiering) kswapd's target when it demotes pages to a "
+              "slower tier."),
+    ("boost", "a temporary raise of the marks after a fragmentation event "
+              "(vm.watermark_boost_factor); kswapd reclaims it away."),
+    ("protection", "lowmem_reserve: pages a zone keeps back from allocations that could "
+                   "have used a higher zone (vm.lowmem_reserve_ratio), so DMA and DMA32 "
+                   "are not eaten by ordinary allocations. headroom_by_class is free - low "
+                   "- protection[j] for a request whose highest zone is j."),
+    ("unusable_index", "for each order, the share of free memory in blocks too small for "
+                       "that order: near 1 means an order-N allocation fails for "
+                       "fragmentation, not for lack of memory, and compaction is the cure."),
+]
+
+
+def build_vmalloc(areas: Sequence[Area], vmalloc_used: Optional[int], page: int,
+                  by: str = "caller", limit: Optional[int] = None) -> Dict[str, Any]:
+    from memscope import SCHEMA_VERSION
+
+    by_type: Dict[str, List[int]] = {}
+    by_caller: Dict[str, List[int]] = {}
+    stacks = [0, 0, 0]
+    for a in areas:
+        pages = (a.pages or 0) * page
+        row = by_type.setdefault(a.type, [0, 0, 0])
+        row[0] += 1
+        row[1] += a.size
+        row[2] += pages
+        caller = fold_caller(a.caller) if a.caller else f"({a.type})"
+        row = by_caller.setdefault(caller, [0, 0, 0])
+        row[0] += 1
+        row[1] += a.size
+        row[2] += pages
+        if a.caller and caller.split(" ")[0] in STACK_CALLERS and a.type == "vmalloc":
+            stacks[0] += 1
+            stacks[1] += a.size
+            stacks[2] += pages
+
+    def rows(table: Dict[str, List[int]], key: str) -> List[Dict[str, Any]]:
+        out = [{key: k, "count": v[0], "size": v[1], "bytes": v[2]} for k, v in table.items()]
+        out.sort(key=lambda r: (-r["bytes"], -r["size"], r[key]))
+        return out
+
+    callers = rows(by_caller, "caller")
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "vmalloc_used": vmalloc_used,
+        "vmalloc_bytes": by_type.get("vmalloc", [0, 0, 0])[2],
+        "kernel_stacks": {"count": stacks[0], "size": stacks[1], "bytes": stacks[2]},
+        "by_type": rows(by_type, "type"),
+        "top_callers": callers[:limit] if limit is not None else callers,
+    }
+
+
+def build_slab(caches: Sequence[Any], reclaimable: Dict[str, Optional[bool]], page: int,
+               meminfo: Dict[str, int]) -> Dict[str, Any]:
+    from memscope import SCHEMA_VERSION
+
+    out = []
+    for c in caches:
+        out.append({
+            "name": c.name, "active_objects": c.active_objects,
+            "total_objects": c.total_objects, "object_size": c.object_size,
+            "bytes": c.total_slabs * c.pages_per_slab * page,
+            "active_bytes": c.active_objects * c.object_size,
+            "reclaimable": reclaimable.get(c.name),
+        })
+    out.sort(key=lambda c: (-c["bytes"], c["name"]))
+    total = sum(c["bytes"] for c in out)
+    known = [c for c in out if c["reclaimable"] is not None]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "total_bytes": total,
+        "reclaimable_bytes": sum(c["bytes"] for c in known if c["reclaimable"])
+        if known else None,
+        "unreclaimable_bytes": sum(c["bytes"] for c in known if not c["reclaimable"])
+        if known else None,
+        "meminfo": {"Slab": meminfo.get("Slab"), "SReclaimable": meminfo.get("SReclaimable"),
+                    "SUnreclaim": meminfo.get("SUnreclaim")},
+        "caches": out,
+    }
