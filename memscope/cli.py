@@ -18,17 +18,27 @@ import click
 from memscope import __version__
 
 FORMATS = ("table", "yaml", "json")
+PROM = FORMATS + ("prom",)
 
 
-def common_options(f: Callable) -> Callable:
-    """The options every command accepts (sqlite-utils' shared output-options habit)."""
+def output_options(formats=FORMATS) -> Callable:
+    """The options every command accepts (sqlite-utils' shared output-options habit);
+    ``formats`` adds prom where a command has a Prometheus exposition."""
+    def decorate(f: Callable) -> Callable:
+        return _common(f, formats)
+    return decorate
+
+
+def _common(f: Callable, formats) -> Callable:
     options = [
         click.option("--root", default="/", show_default=True, metavar="DIR",
-                     help="Read the host laid out under DIR (proc/, sys/) instead of the "
-                          "live one."),
-        click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+                     help="Read the host laid out under DIR (proc/, sys/), or a snapshot "
+                          "archive, instead of the live one."),
+        click.option("--format", "fmt", type=click.Choice(formats), default="table",
                      show_default=True,
-                     help="Output format; yaml and json carry integer bytes."),
+                     help="Output format; " + ("yaml, json and prom (Prometheus text)"
+                                               if "prom" in formats else "yaml and json") +
+                          " carry integer bytes."),
         click.option("-o", "--output", metavar="FILE",
                      help="Write to FILE atomically (temp file, fsync, rename) instead of "
                           "stdout."),
@@ -48,10 +58,15 @@ def common_options(f: Callable) -> Callable:
     return f
 
 
+common_options = output_options()
+
+
 def render(doc: Dict[str, Any], fmt: str, table: Callable[[Dict[str, Any]], str],
-           stream: bool = False):
+           stream: bool = False, prom: Optional[Callable[[Dict[str, Any]], str]] = None):
     from memscope import render as r
 
+    if fmt == "prom" and prom is not None:
+        return prom(doc)
     if fmt == "json":
         return r.to_json(doc, stream)
     if fmt == "yaml":
@@ -61,17 +76,18 @@ def render(doc: Dict[str, Any], fmt: str, table: Callable[[Dict[str, Any]], str]
 
 def run(build: Callable[[], Dict[str, Any]], table: Callable[[Dict[str, Any]], str],
         fmt: str, output: Optional[str], watch: Optional[float] = None,
-        count: Optional[int] = None) -> None:
+        count: Optional[int] = None,
+        prom: Optional[Callable[[Dict[str, Any]], str]] = None) -> None:
     """Build, render and emit a document once, or every ``watch`` seconds."""
     from memscope.output import emit
 
     if watch is None:
-        emit(render(build(), fmt, table), output)
+        emit(render(build(), fmt, table, prom=prom), output)
         return
     n = 0
     while True:
         doc = build()
-        text = render(doc, fmt, table, stream=True)
+        text = render(doc, fmt, table, stream=True, prom=prom)
         if fmt == "table" and output is None and n:
             emit("\n", output)
         emit(text, output)
@@ -125,7 +141,7 @@ def cli() -> None:
 
 
 @cli.command()
-@common_options
+@output_options(PROM)
 @click.option("-w", "--wide", is_flag=True, help="Split buff/cache into buffers and cache.")
 @watch_options
 def summary(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bool,
@@ -136,11 +152,11 @@ def summary(root: str, fmt: str, output: Optional[str], unit: Optional[str], si:
     from memscope.model.system import build_summary
     from memscope.render.table import summary_table
     from memscope.render.units import Units
-    from memscope.sources import Root
+    from memscope.sources import open_root
 
     if count is not None and watch is None:
         raise click.UsageError("--count needs --watch")
-    src = Root(root)
+    src = open_root(root)
     units = Units(unit, si)
     state: Dict[str, Any] = {}
 
@@ -154,7 +170,10 @@ def summary(root: str, fmt: str, output: Optional[str], unit: Optional[str], si:
             state["activity"], state["at"] = doc["activity"], now
         return doc
 
-    run(build, lambda doc: summary_table(doc, units, wide), fmt, output, watch, count)
+    from memscope.render.prom import summary_prom
+
+    run(build, lambda doc: summary_table(doc, units, wide), fmt, output, watch, count,
+        prom=summary_prom)
 
 
 @cli.command()
@@ -171,9 +190,9 @@ def proc(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bo
     from memscope.collect_procs import collect_proc
     from memscope.render.table import proc_table
     from memscope.render.units import Units
-    from memscope.sources import Root
+    from memscope.sources import open_root
 
-    src = Root(root)
+    src = open_root(root)
     units = Units(unit, si)
 
     def build():
@@ -215,11 +234,11 @@ def top(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: boo
     from memscope.model.top import build_top
     from memscope.render.table import top_table
     from memscope.render.units import Units
-    from memscope.sources import Root
+    from memscope.sources import open_root
 
     if count is not None and watch is None:
         raise click.UsageError("--count needs --watch")
-    src = Root(root)
+    src = open_root(root)
     units = Units(unit, si)
     opts = Options(rss_only=rss_only, walk_limit=walk_limit,
                    program=group_by == "program", cgroup=group_by == "cgroup")
@@ -236,7 +255,7 @@ def top(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: boo
 
 
 @cli.command()
-@common_options
+@output_options(PROM)
 @click.argument("paths", nargs=-1, metavar="[PATH]...")
 @click.option("--pid", type=click.IntRange(min=1), metavar="PID",
               help="The memory cgroup of process PID.")
@@ -254,7 +273,7 @@ def cgroup(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: 
                                           read_cgroup, read_children, resolve)
     from memscope.render.table import cgroup_table
     from memscope.render.units import Units
-    from memscope.sources import Root
+    from memscope.sources import open_root
 
     if count is not None and watch is None:
         raise click.UsageError("--count needs --watch")
@@ -262,7 +281,7 @@ def cgroup(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: 
         raise click.UsageError("give PATH or --pid, not both")
     if children and len(paths) > 1:
         raise click.UsageError("--children takes one PATH")
-    src = Root(root)
+    src = open_root(root)
     units = Units(unit, si)
 
     def build():
@@ -289,11 +308,14 @@ def cgroup(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: 
         doc["notes"] = unique
         return doc
 
-    run(build, lambda doc: cgroup_table(doc, units), fmt, output, watch, count)
+    from memscope.render.prom import cgroup_prom
+
+    run(build, lambda doc: cgroup_table(doc, units), fmt, output, watch, count,
+        prom=cgroup_prom)
 
 
 @cli.command()
-@common_options
+@output_options(PROM)
 @click.option("--explain", is_flag=True, help="Say in words what each watermark does.")
 def zones(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bool,
           debug: bool, explain: bool) -> None:
@@ -302,11 +324,14 @@ def zones(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: b
     from memscope.collect import collect_zones
     from memscope.render.table import zones_table
     from memscope.render.units import Units
-    from memscope.sources import Root
+    from memscope.sources import open_root
 
-    src = Root(root)
+    src = open_root(root)
     units = Units(unit, si)
-    run(lambda: collect_zones(src), lambda doc: zones_table(doc, units, explain), fmt, output)
+    from memscope.render.prom import zones_prom
+
+    run(lambda: collect_zones(src), lambda doc: zones_table(doc, units, explain), fmt, output,
+        prom=zones_prom)
 
 
 @cli.command()
@@ -322,9 +347,9 @@ def vmalloc(root: str, fmt: str, output: Optional[str], unit: Optional[str], si:
     from memscope.collect import collect_vmalloc
     from memscope.render.table import vmalloc_table
     from memscope.render.units import Units
-    from memscope.sources import Root
+    from memscope.sources import open_root
 
-    src = Root(root)
+    src = open_root(root)
     units = Units(unit, si)
     run(lambda: collect_vmalloc(src, by, limit), lambda doc: vmalloc_table(doc, units, by),
         fmt, output)
@@ -341,9 +366,9 @@ def slab(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bo
     from memscope.collect import collect_slab
     from memscope.render.table import slab_table
     from memscope.render.units import Units
-    from memscope.sources import Root
+    from memscope.sources import open_root
 
-    src = Root(root)
+    src = open_root(root)
     units = Units(unit, si)
     run(lambda: collect_slab(src), lambda doc: slab_table(doc, units, limit), fmt, output)
 
@@ -357,11 +382,84 @@ def shmem(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: b
     from memscope.collect import collect_shmem
     from memscope.render.table import shmem_table
     from memscope.render.units import Units
-    from memscope.sources import Root
+    from memscope.sources import open_root
 
-    src = Root(root)
+    src = open_root(root)
     units = Units(unit, si)
     run(lambda: collect_shmem(src), lambda doc: shmem_table(doc, units), fmt, output)
+
+
+@cli.command()
+@output_options(PROM)
+def report(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bool,
+           debug: bool) -> None:
+    """One document for a cron job: summary, zones, vmalloc (when readable), top with
+    groups by program over all processes plus the top 20, and the top-level cgroups."""
+    from memscope.collect import collect_report
+    from memscope.render.prom import report_prom
+    from memscope.render.table import report_table
+    from memscope.render.units import Units
+    from memscope.sources import open_root
+
+    src = open_root(root)
+    units = Units(unit, si)
+
+    def build():
+        doc, warnings = collect_report(src)
+        warn(warnings)
+        return doc
+
+    run(build, lambda doc: report_table(doc, units), fmt, output, prom=report_prom)
+
+
+@cli.command()
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@click.option("--min-change", callback=_size, default="0", metavar="SIZE",
+              help="Leave out changes smaller than SIZE (e.g. 1M).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+              show_default=True, help="Output format; yaml and json carry integer bytes.")
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE atomically.")
+@click.option("-b", "--bytes", "unit", flag_value="b", help="Table sizes in bytes.")
+@click.option("-k", "--kibi", "unit", flag_value="k", help="Table sizes in KiB.")
+@click.option("-m", "--mebi", "unit", flag_value="m", help="Table sizes in MiB.")
+@click.option("-g", "--gibi", "unit", flag_value="g", help="Table sizes in GiB.")
+@click.option("--si", is_flag=True, help="Powers of 1000 instead of 1024 in tables.")
+@click.option("--debug", is_flag=True, help="Show a traceback for errors (for bug reports).")
+def diff(old: str, new: str, min_change: int, fmt: str, output: Optional[str],
+         unit: Optional[str], si: bool, debug: bool) -> None:
+    """Compare two reports (yaml or json): system figures and breakdown, programs (new,
+    gone, grown, shrunk by PSS) and cgroups by usage, largest change first."""
+    from memscope.model.diff import build_diff, load_report
+    from memscope.render.table import diff_table
+    from memscope.render.units import Units
+
+    units = Units(unit, si)
+    run(lambda: build_diff(load_report(old), load_report(new), min_change),
+        lambda doc: diff_table(doc, units), fmt, output)
+
+
+@cli.command()
+@click.option("-o", "--output", required=True, metavar="FILE.tar.gz",
+              help="Where to write the snapshot (atomically).")
+@click.option("--maps", is_flag=True,
+              help="Also capture every process's smaps, maps and mounts (for proc --maps and "
+                   "shmem; much larger).")
+@click.option("--root", default="/", show_default=True, metavar="DIR",
+              help="Only / (the live host) can be captured.")
+@click.option("--debug", is_flag=True, help="Show a traceback for errors (for bug reports).")
+def snapshot(output: str, maps: bool, root: str, debug: bool) -> None:
+    """Capture the raw files for analysis elsewhere: every command then runs on the capture
+    with --root FILE.tar.gz."""
+    from memscope.snapshot import capture
+    from memscope.sources import open_root
+
+    manifest = capture(open_root(root), output, maps)
+    skipped = manifest["skipped"]
+    if skipped.get("PermissionDenied"):
+        warn([f"{skipped['PermissionDenied']} file(s) could not be read and are not in the "
+              "snapshot (permission denied; run as root for every process's smaps, "
+              "vmallocinfo and slabinfo)"])
 
 
 def _quiet_stdout() -> None:

@@ -31,7 +31,8 @@ def read_identity(root: Root) -> dict:
         "root": root.path,
         "hostname": hostname.strip() if hostname else None,
         "kernel": kernel.strip() if kernel else None,
-        "taken_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) if root.live else None,
+        "taken_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) if root.live
+        else root.recorded("taken_at"),
     }
 
 
@@ -43,6 +44,8 @@ def page_size(root: Root, meminfo, zoneinfo, notes: Notes) -> int:
     """
     if root.live:
         return os.sysconf("SC_PAGE_SIZE")
+    if isinstance(root.recorded("page_size"), int):
+        return root.recorded("page_size")
     if zoneinfo is not None:
         # Pairs of (bytes, pages) that count the same pages. Free pages first; the LRU lists
         # next, which stay exact where MemFree counts memory not yet initialised.
@@ -230,6 +233,8 @@ def view_page_size(root: Root, meminfo, notes: Notes) -> int:
     """The page size for a view that has no zoneinfo of its own to hand."""
     if root.live:
         return os.sysconf("SC_PAGE_SIZE")
+    if isinstance(root.recorded("page_size"), int):
+        return root.recorded("page_size")
     zoneinfo = root.parse("proc/zoneinfo", parse_zoneinfo, optional=True)
     if meminfo is None:
         notes.add("page_size_assumed", "page size not recorded under this root: 4096 assumed")
@@ -315,11 +320,12 @@ def collect_shmem(root: Root) -> dict:
     meminfo = root.parse("proc/meminfo", parse_meminfo)
     mounts = root.parse("proc/self/mounts", parse_mounts, optional=True) or []
     users = Users(root)
-    rows, seen = [], set()
+    rows, seen, points = [], set(), set()
     for _dev, point, fstype, _opts in mounts:
-        if fstype not in SHMEM_FS:
-            continue
-        used = None
+        if fstype not in SHMEM_FS or point in points:
+            continue  # a point mounted over again: the last mount is the one seen
+        points.add(point)
+        used = (root.recorded("statfs") or {}).get(point)
         if root.live:
             try:
                 st = os.stat(point)
@@ -331,7 +337,7 @@ def collect_shmem(root: Root) -> dict:
             except OSError:
                 used = None
         rows.append({"mountpoint": point, "fstype": fstype, "used": used})
-    if not root.live and rows:
+    if not root.live and rows and root.recorded("statfs") is None:
         notes.add("mount_usage_unknown", "tmpfs usage is measured with statfs on the live "
                   "host only: 'used' is null under this root")
     sysv = []
@@ -388,7 +394,7 @@ def collect_shmem(root: Root) -> dict:
                      if not table.is_shmem(e["path"].replace(" (deleted)", "")))
     attributed = on_mounts + sum(s["rss"] or 0 for s in sysv) + off_mounts
     unattributed = None
-    if total is not None and (root.live or not rows):
+    if total is not None and (root.live or not rows or root.recorded("statfs") is not None):
         unattributed = total - attributed
         if unattributed < 0:
             notes.add("shmem_overcounted",
@@ -397,3 +403,43 @@ def collect_shmem(root: Root) -> dict:
     return {"schema_version": SCHEMA_VERSION, "total": total, "mounts": rows,
             "sysv": sysv, "mapped": mapped_rows, "unattributed": unattributed,
             "notes": notes.items}
+
+
+def collect_report(root: Root):
+    """``memscope report``: one document for a cron job (SPEC.md "report")."""
+    from memscope import SCHEMA_VERSION
+    from memscope.collect_cgroups import children_of, find_hierarchy, read_cgroup
+    from memscope.collect_procs import Options, Users, list_pids, scan
+    from memscope.errors import MemscopeError
+    from memscope.model.system import build_summary
+    from memscope.model.top import build_top
+
+    summary = build_summary(collect_system(root))
+    notes = Notes()
+    try:
+        zones = collect_zones(root)
+    except SourceError:
+        zones = None
+    try:
+        vmalloc = collect_vmalloc(root, "caller", 20)
+    except SourceError as exc:
+        vmalloc = None
+        notes.add("vmalloc_unreadable", f"no vmalloc section: {exc}")
+    users = Users(root)
+    opts = Options(program=True)
+    top, warnings = build_top(scan(root, list_pids(root), opts, users), "pss", 20, (), None,
+                              "program")
+    cgroups = []
+    try:
+        hier = find_hierarchy(root)
+        cg_notes: list = []
+        for path in ["/"] + children_of(root, hier, "/"):
+            try:
+                cgroups.append(read_cgroup(root, hier, path, cg_notes, users))
+            except MemscopeError:
+                continue  # removed meanwhile
+    except MemscopeError as exc:
+        notes.add("no_cgroups", f"no cgroup section: {exc}")
+    return {"schema_version": SCHEMA_VERSION, "source": summary["source"],
+            "summary": summary, "zones": zones, "vmalloc": vmalloc, "top": top,
+            "cgroups": cgroups, "notes": notes.items}, warnings

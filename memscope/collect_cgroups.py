@@ -189,6 +189,7 @@ def read_cgroup(root: Root, hier: Hierarchy, path: str, notes: List[Dict[str, st
             if res.kind != "ok":
                 unreadable += 1
     add_members(doc, pids, procs, unreadable)
+    doc["full_path"] = hier.display + ("" if path == "/" else path)
     if unreadable:
         notes.append({"code": "members_unreadable",
                       "text": f"{path}: {unreadable} member process(es) could not be read "

@@ -28,7 +28,10 @@ class Users:
 
     def __init__(self, root: Root, names: Optional[Dict[int, str]] = None):
         self.live = root.live
-        self.cache: Dict[int, str] = dict(names or {})
+        recorded = root.recorded("users") or {}
+        self.cache: Dict[int, str] = {int(k): v for k, v in recorded.items()
+                                      if str(k).isdigit() and isinstance(v, str)}
+        self.cache.update(names or {})
 
     def __call__(self, uid: Optional[int]) -> Optional[str]:
         if uid is None:

@@ -79,6 +79,11 @@ class Root:
     def __repr__(self) -> str:
         return f"Root({self.path!r})"
 
+    def recorded(self, key: str):
+        """What a snapshot's manifest recorded (page_size, users, exe, statfs, taken_at):
+        nothing, for a live host or a directory."""
+        return None
+
     def display(self, rel: str) -> str:
         """The name of ``rel`` as the user knows it, for messages."""
         if self.live:
@@ -170,3 +175,13 @@ class Root:
         except ParseError as exc:
             exc.path = self.display(rel)
             raise
+
+
+def open_root(path: str) -> Root:
+    """--root: the live host (``/``), a directory laid out as a host, or a snapshot
+    archive written by ``memscope snapshot`` (a file)."""
+    if path != "/" and os.path.isfile(path):
+        from memscope.archive import ArchiveRoot
+
+        return ArchiveRoot(path)
+    return Root(path)

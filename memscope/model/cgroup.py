@@ -143,7 +143,7 @@ CGROUP_KEYS = ("path", "version", "usage", "limit", "unlimited", "high", "peak",
                "shmem", "kernel", "slab", "sock", "kernel_stack", "page_tables",
                "active_anon", "inactive_anon", "active_file", "inactive_file", "unevictable",
                "file_mapped", "file_dirty", "file_writeback", "working_set", "events",
-               "pressure", "process_count", "pids", "reconciliation", "stat")
+               "pressure", "process_count", "pids", "reconciliation", "full_path", "stat")
 
 
 def ordered(doc: Dict[str, Any]) -> Dict[str, Any]:

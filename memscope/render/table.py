@@ -407,3 +407,44 @@ def activity_block(doc: Dict[str, Any]) -> str:
         rows.append(row)
     headers = ["reclaim and OOM activity", "since boot"] + (["rate"] if rates else [])
     return grid(rows, headers)
+
+
+def report_table(doc: Dict[str, Any], units: Units) -> str:
+    parts = [summary_table(doc["summary"], units)]
+    top = dict(doc["top"])
+    parts.append("Programs (all processes, folded by executable)\n" + top_table(top, units))
+    procs = {k: v for k, v in top.items() if k != "groups"}
+    parts.append("Largest processes\n" + top_table(procs, units))
+    if doc.get("cgroups"):
+        parts.append("Top-level cgroups\n" + cgroup_table({"cgroups": doc["cgroups"],
+                                                            "notes": []}, units))
+    if doc.get("vmalloc"):
+        parts.append(vmalloc_table(dict(doc["vmalloc"], notes=[]), units))
+    if doc.get("notes"):
+        parts.append(notes_block(doc["notes"]) + "\n")
+    return "\n".join(parts)
+
+
+def diff_table(doc: Dict[str, Any], units: Units) -> str:
+    u = units
+
+    def signed(n):
+        return "-" if n is None else ("+" if n > 0 else "") + u(n)
+
+    def when(src):
+        src = src or {}
+        return " ".join(str(x) for x in (src.get("hostname"), src.get("taken_at")) if x) or "?"
+
+    blocks = [f"old: {clean(when(doc['old']['source']))}\nnew: {clean(when(doc['new']['source']))}"]
+    blocks.append(grid([[r["field"], u(r["old"]), u(r["new"]), signed(r["delta"])]
+                        for r in doc["system"]], ["system", "old", "new", "change"]))
+    if doc["programs"]:
+        blocks.append(grid([[_cut(p["key"], 40), p["status"], u(p["old_pss"]), u(p["new_pss"]),
+                             signed(p["delta"])] for p in doc["programs"]],
+                           ["program", "", "old pss", "new pss", "change"],
+                           align=["left", "left", "right", "right", "right"]))
+    if doc["cgroups"]:
+        blocks.append(grid([[_cut(c["path"], 50, keep_end=True), u(c["old_usage"]),
+                             u(c["new_usage"]), signed(c["delta"])] for c in doc["cgroups"]],
+                           ["cgroup", "old usage", "new usage", "change"]))
+    return "\n\n".join(blocks) + "\n"
