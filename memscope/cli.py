@@ -79,6 +79,13 @@ def run(build: Callable[[], Dict[str, Any]], table: Callable[[Dict[str, Any]], s
         count: Optional[int] = None,
         prom: Optional[Callable[[Dict[str, Any]], str]] = None) -> None:
     """Build, render and emit a document once, or every ``watch`` seconds."""
+    try:
+        _run(build, table, fmt, output, watch, count, prom)
+    except KeyboardInterrupt:
+        raise Interrupted() from None
+
+
+def _run(build, table, fmt, output, watch, count, prom) -> None:
     from memscope.output import emit
 
     if watch is None:
@@ -97,9 +104,19 @@ def run(build: Callable[[], Dict[str, Any]], table: Callable[[Dict[str, Any]], s
         time.sleep(watch)
 
 
+_WARNED: set = set()
+
+
 def warn(lines) -> None:
+    """Warnings to stderr, each once per run (a --watch loop repeats its reads, not them)."""
     for line in lines:
-        _stderr(f"memscope: warning: {line}")
+        if line not in _WARNED:
+            _WARNED.add(line)
+            _stderr(f"memscope: warning: {line}")
+
+
+class Interrupted(Exception):
+    """SIGINT, carried past click (which would print a blank line) to main: exit 130."""
 
 
 def _size(ctx, param, value):
@@ -483,7 +500,7 @@ def main(argv: Optional[list] = None) -> None:
     except click.ClickException as exc:  # usage errors: click's message, exit 2
         exc.show()
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (click.exceptions.Abort, KeyboardInterrupt, Interrupted):
         _quiet_stdout()
         sys.exit(130)
     except BrokenPipeError:

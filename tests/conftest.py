@@ -142,14 +142,15 @@ def worker_bin(tmp_path_factory):
 
 
 class Worker:
-    def __init__(self, binary, *args, user=None, argv0=None):
+    def __init__(self, binary, *args, user=None, argv0=None, env=None):
         argv = [argv0 if argv0 is not None else binary, *map(str, args)]
         # Same-length command lines for every worker: argv is copied onto the new stack,
         # and a few bytes more can cross a page boundary and make one stack page more.
         used = sum(len(a) + 1 for a in argv if isinstance(a, str))
         argv.append("=" * (PAD - used))
         self.proc = subprocess.Popen(argv, executable=binary, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, user=user)
+                                     stdout=subprocess.PIPE, user=user,
+                                     env=dict(os.environ, **env) if env else None)
         line = self.proc.stdout.readline()
         assert line in (b"ready\n", b"waiting\n"), (args, line, self.proc.poll())
         self.pid = self.proc.pid

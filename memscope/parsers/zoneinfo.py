@@ -44,6 +44,8 @@ _ZONE_FIELDS = ("boost", "min", "low", "high", "promo", "scanned", "spanned", "p
                 "managed", "cma")
 _TRAILER = ("node_unreclaimable", "all_unreclaimable", "start_pfn", "inactive_ratio")
 _REQUIRED = ("min", "low", "high", "spanned", "present")
+_STAT_NAME = re.compile(r"[a-z_][a-z0-9_]*\Z")
+_INT = re.compile(r"-?[0-9]+\Z")
 
 
 class Zone:
@@ -171,8 +173,7 @@ def parse_zoneinfo(text: str) -> Zoneinfo:
                 raise ParseError(f"{key}: duplicate line in zone {zone.name}", lineno)
             setattr(zone, key, parse_int(parts[1], key, lineno))
             continue
-        if len(parts) == 2 and (parts[1].isdigit() or parts[1][1:].isdigit()) and \
-                re.match(r"[a-z_][a-z0-9_]*\Z", key):
+        if len(parts) == 2 and _STAT_NAME.match(key) and _INT.match(parts[1]):
             target = zone.node_stats if section == "node" else zone.stats
             target[key] = int(parts[1])
             continue

@@ -41,7 +41,8 @@ int main(int argc, char **argv)
     if (persona != -1 && !(persona & ADDR_NO_RANDOMIZE) &&
         personality(persona | ADDR_NO_RANDOMIZE) != -1)
         execv("/proc/self/exe", argv);
-    prctl(PR_SET_NAME, "worker"); /* exec'ing /proc/self/exe named us "exe" */
+    /* exec'ing /proc/self/exe named us "exe"; WORKER_COMM sets a hostile name on purpose */
+    prctl(PR_SET_NAME, getenv("WORKER_COMM") ? getenv("WORKER_COMM") : "worker");
     if (argc < 2)
         return 2;
     sink = 1; /* every mode writes the same data page */
