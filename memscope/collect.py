@@ -121,7 +121,7 @@ def hugetlb_from_sysfs(root: Root) -> Optional[int]:
 def collect_system(root: Root) -> SystemInputs:
     notes = Notes()
     meminfo = zoneinfo = None
-    for attempt in range(LIVE_REREADS if root.live else 1):
+    for _attempt in range(LIVE_REREADS if root.live else 1):
         # zoneinfo then meminfo, back to back: the two snapshots MemAvailable is rebuilt from.
         zoneinfo = root.parse("proc/zoneinfo", parse_zoneinfo, optional=True)
         meminfo = root.parse("proc/meminfo", parse_meminfo)

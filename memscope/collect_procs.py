@@ -11,7 +11,7 @@ importing (memscope.prefetch); scan() takes their results.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from memscope.errors import NotFound, ParseError, PermissionDenied, SourceError, Unsupported
 from memscope.model.process import PROCESS_KEYS, Process, build_process, figure_sources

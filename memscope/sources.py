@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Callable, Dict, List, Optional, TypeVar
+from typing import Callable, List, Optional, TypeVar
 
 from memscope.errors import (
     MemscopeError,
@@ -101,7 +101,7 @@ class Root:
         if code in (errno.EACCES, errno.EPERM):
             return PermissionDenied(name, "permission denied")
         if code in (errno.EOPNOTSUPP, errno.EINVAL):
-            return Unsupported(name, "not supported by this kernel (%s)" % os.strerror(code))
+            return Unsupported(name, f"not supported by this kernel ({os.strerror(code)})")
         if code == errno.EISDIR:
             return SourceError(name, "is a directory, not a file",
                                "check the --root tree")

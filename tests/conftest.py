@@ -75,7 +75,7 @@ def unprivileged_runner():
     elif uid is None:
         result = "no unprivileged user (nobody, daemon) on this machine"
     else:
-        version = "python%d.%d" % sys.version_info[:2]
+        version = "python{}.{}".format(*sys.version_info[:2])
         paths = sysconfig.get_paths()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), paths["purelib"], paths["platlib"]])
@@ -91,8 +91,8 @@ def unprivileged_runner():
                 result = (uid, python, env)
                 break
         else:
-            result = ("no Python %d.%d interpreter with memscope importable is reachable by "
-                      "an unprivileged user" % sys.version_info[:2])
+            result = ("no Python {}.{} interpreter with memscope importable is reachable by "
+                      "an unprivileged user".format(*sys.version_info[:2]))
     _UNPRIV["result"] = result
     return result
 

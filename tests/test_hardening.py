@@ -16,7 +16,7 @@ import uuid
 import pytest
 import yaml
 
-from conftest import MiB, REPO, run_memscope, run_unprivileged
+from conftest import REPO, run_memscope, run_unprivileged
 
 pytestmark = pytest.mark.skipif(not os.path.isfile("/proc/self/smaps_rollup"),
                                 reason="needs a live Linux /proc")

@@ -301,7 +301,7 @@ def test_live_shmem_sees_a_sysv_segment_and_a_shm_file(workers):
         a = workers("shm", path, 6 * MiB)
         b = workers("shm", path, 6 * MiB)
         doc = json.loads(run_memscope("shmem", "--format", "json").stdout)
-        segment = next(s for s in doc["sysv"] if s["key"] == "0x%08x" % key)
+        segment = next(s for s in doc["sysv"] if s["key"] == f"0x{key:08x}")
         assert segment["size"] == segment["rss"] == 4 * MiB and segment["swap"] == 0
         assert segment["attached"] == 1
         obj = next(m for m in doc["mapped"] if m["path"] == path)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import uuid
 
 import pytest
@@ -21,9 +20,6 @@ from conftest import DRIFT, MiB, REPO, Worker, run_memscope, run_unprivileged  #
 
 pytestmark = pytest.mark.skipif(not os.path.isfile("/proc/self/smaps_rollup"),
                                 reason="needs a live Linux /proc with smaps_rollup (4.14+)")
-MiB = 1024 * 1024
-DRIFT = 64 * 1024
-PAD = 1024  # Pss of shared file pages moves as other processes map them
 
 
 def proc_json(*pids):

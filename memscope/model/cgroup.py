@@ -139,7 +139,8 @@ def add_members(doc: Dict[str, Any], pids: Optional[List[int]], procs: List[Any]
     doc["stat"] = stat
 
 
-CGROUP_KEYS = ("path", "version", "usage", "limit", "unlimited", "high", "peak", "swap", "anon", "file",
+CGROUP_KEYS = ("path", "version", "usage", "limit", "unlimited", "high", "peak", "swap", "anon",
+               "file",
                "shmem", "kernel", "slab", "sock", "kernel_stack", "page_tables",
                "active_anon", "inactive_anon", "active_file", "inactive_file", "unevictable",
                "file_mapped", "file_dirty", "file_writeback", "working_set", "events",

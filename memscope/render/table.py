@@ -307,9 +307,9 @@ def zones_table(doc: Dict[str, Any], units: Units, explain: bool = False) -> str
                       grid(rows, ["node", "zone", "free blocks by order", "unusable index"],
                            align=["right", "left", "left", "left"]))
     t = doc["tunables"]
+    wsf = t["watermark_scale_factor"]
     blocks.append(f"vm.min_free_kbytes {u(t['min_free_bytes'])}, vm.watermark_scale_factor "
-                  f"{t['watermark_scale_factor'] if t['watermark_scale_factor'] is not None else '-'}"
-                  f", vm.lowmem_reserve_ratio "
+                  f"{wsf if wsf is not None else '-'}, vm.lowmem_reserve_ratio "
                   f"{' '.join(map(str, t['lowmem_reserve_ratio'] or [])) or '-'}")
     if explain:
         from memscope.model.views import EXPLAIN
