@@ -11,7 +11,6 @@ importing (memscope.prefetch); scan() takes their results.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
 
 from memscope.errors import NotFound, ParseError, PermissionDenied, SourceError, Unsupported
 from memscope.model.process import PROCESS_KEYS, Process, build_process, figure_sources
@@ -20,6 +19,9 @@ from memscope.parsers.stat import parse_cmdline
 from memscope.parsers.status import Status, parse_status
 from memscope.sources import Root
 
+TYPE_CHECKING = False  # typing is not imported on `top`'s path before the fork
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Tuple
 
 
 class Users:
@@ -240,7 +242,6 @@ def scan(root: Root, pids: List[int], opts: Options,
         except SourceError as exc:
             results[pid] = Result("unreadable", error=str(exc))
     return sorted(results.items())
-
 
 
 def mount_table(root: Root, pid: int):

@@ -6,7 +6,9 @@ do. The CLI turns MemscopeError into exit status 1 (SPEC.md "Errors").
 
 from __future__ import annotations
 
-from typing import Optional
+TYPE_CHECKING = False  # typing is not imported on `top`'s path before the fork
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 class MemscopeError(Exception):

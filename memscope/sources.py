@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Callable, List, Optional, TypeVar
 
 from memscope.errors import (
     MemscopeError,
@@ -26,7 +25,10 @@ from memscope.errors import (
     Unsupported,
 )
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing is not imported on `top`'s path before the fork
+if TYPE_CHECKING:
+    from typing import Callable, List, Optional
+
 
 # A kernel text file bigger than this is hostile or broken, not /proc: refuse it rather than
 # exhausting memory. (The largest real files memscope reads, smaps of a process at
@@ -57,7 +59,6 @@ def _read_fd(path: str, rel: str) -> bytes:
 
 class _TooLarge(Exception):
     pass
-
 
 
 class Root:
@@ -162,7 +163,7 @@ class Root:
         except OSError as exc:
             raise self._error(rel, exc) from None
 
-    def parse(self, rel: str, parser: Callable[[str], T], optional: bool = False) -> Optional[T]:
+    def parse(self, rel: str, parser: Callable[[str], object], optional: bool = False):
         """Read ``rel`` and parse it, naming the file in any ParseError.
 
         With ``optional``, a file the kernel lacks gives None instead of NotFound.

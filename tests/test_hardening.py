@@ -94,7 +94,7 @@ def test_top_proc_snapshot_under_churn(tmp_path):
         p.wait()
         r = run_memscope("proc", p.pid)
         assert r.returncode == 1 and "no such process" in r.stderr
-    assert churn.count > 100
+    assert churn.count > 1000  # thousands of short-lived processes came and went
 
 
 def test_vanished_processes_are_counted(tmp_path):

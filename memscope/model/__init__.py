@@ -7,7 +7,9 @@ snake_case keys, sizes in integer bytes, ``None`` where a source cannot provide 
 
 from __future__ import annotations
 
-from typing import Dict, List
+TYPE_CHECKING = False  # typing is not imported on `top`'s path before the fork
+if TYPE_CHECKING:
+    from typing import Dict, List
 
 
 class Notes:

@@ -8,10 +8,13 @@ many kernels (per-thread batching, 2.6.34-6.1) while smaps walks the page tables
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterable, List, Optional
 
 from memscope.parsers.smaps import Smaps
 from memscope.parsers.status import Status
+
+TYPE_CHECKING = False  # typing is not imported on `top`'s path before the fork
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterable, List, Optional
 
 # The keys of a process object (SPEC.md "proc"), in order.
 PROCESS_KEYS = ("pid", "name", "cmdline", "user", "rss", "pss", "uss", "shared", "swap",

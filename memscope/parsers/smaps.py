@@ -21,10 +21,13 @@ KSM 6.7, ...); 4.1 puts KernelPageSize after Swap; < 4.5 names thread stacks
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional, Tuple
 
 from memscope.errors import ParseError
 from memscope.parsers import check_text
+
+TYPE_CHECKING = False  # typing is not imported on `top`'s path before the fork
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple
 
 KB_FIELDS = frozenset("""
 Size KernelPageSize MMUPageSize Rss Pss Pss_Dirty Pss_Anon Pss_File Pss_Shmem Shared_Clean

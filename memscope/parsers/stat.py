@@ -11,10 +11,13 @@ is state, 9 flags, 22 starttime in clock ticks, 23 vsize bytes, 24 rss pages).
 
 from __future__ import annotations
 
-from typing import Dict, Union
 
 from memscope.errors import ParseError
 from memscope.parsers import check_text
+
+TYPE_CHECKING = False  # typing is not imported on `top`'s path before the fork
+if TYPE_CHECKING:
+    from typing import Dict, Union
 
 PF_KTHREAD = 0x00200000
 

@@ -17,10 +17,13 @@ otherwise set by any user: it is unescaped here and treated as untrusted text.
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional
 
 from memscope.errors import ParseError
 from memscope.parsers import check_text
+
+TYPE_CHECKING = False  # typing is not imported on `top`'s path before the fork
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional
 
 KB_FIELDS = frozenset("""
 VmPeak VmSize VmLck VmPin VmHWM VmRSS RssAnon RssFile RssShmem VmData VmStk VmExe VmLib
