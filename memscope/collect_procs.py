@@ -232,7 +232,8 @@ def scan(root: Root, pids: List[int], opts: Options,
             if res.doc is not None and opts.cgroup:
                 res.cgroup = memory_cgroup(_optional_text(root, f"proc/{pid}/cgroup"))
             results[pid] = res
-        pids = [pid for pid in pids if pid not in results]
+        helpers = set(ahead.children)  # the prefetch children themselves: gone by now
+        pids = [pid for pid in pids if pid not in results and pid not in helpers]
     for pid in pids:
         try:
             results[pid] = read_process(root, pid, opts, users)
