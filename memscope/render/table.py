@@ -195,7 +195,7 @@ def proc_table(doc: Dict[str, Any], units: Units) -> str:
     for p in doc["processes"]:
         head = (f"pid {p['pid']}  {clean(p['name'] or '-')}  user {clean(p['user'] or '-')}  "
                 f"oom_score {p['oom_score'] if p['oom_score'] is not None else '-'}")
-        cmd = f"command: {clean(p['cmdline'] or '')}"
+        cmd = f"command: {_cut(p['cmdline'] or '', 240)}"  # whole in --format json
         src = p.get("sources", {})
         rows = [[label, u(p[key]), src.get(key, "")] for label, key in PROC_ROWS]
         blocks.append(head + "\n" + cmd + "\n" + grid(rows, ["", u.label or "size", "from"],
