@@ -208,13 +208,18 @@ def read_tunables(root: Root) -> dict:
     }
 
 
-def collect_zones(root: Root) -> dict:
+def collect_zones(root: Root, inputs: Optional[SystemInputs] = None) -> dict:
+    """``zones``; ``inputs`` (a summary's, in report) saves reading zoneinfo and meminfo
+    again."""
     from memscope.model.views import build_zones
     from memscope.parsers.buddyinfo import parse_buddyinfo
 
-    zoneinfo = root.parse("proc/zoneinfo", parse_zoneinfo)
+    if inputs is not None and inputs.zoneinfo is not None:
+        zoneinfo, meminfo = inputs.zoneinfo, inputs.meminfo
+    else:
+        zoneinfo = root.parse("proc/zoneinfo", parse_zoneinfo)
+        meminfo = root.parse("proc/meminfo", parse_meminfo, optional=True)
     buddy = root.parse("proc/buddyinfo", parse_buddyinfo, optional=True)
-    meminfo = root.parse("proc/meminfo", parse_meminfo, optional=True)
     notes = Notes()
     page = page_size(root, meminfo, zoneinfo, notes) if meminfo is not None else \
         (os.sysconf("SC_PAGE_SIZE") if root.live else 4096)
@@ -414,10 +419,11 @@ def collect_report(root: Root):
     from memscope.model.system import build_summary
     from memscope.model.top import build_top
 
-    summary = build_summary(collect_system(root))
+    inputs = collect_system(root)
+    summary = build_summary(inputs)
     notes = Notes()
     try:
-        zones = collect_zones(root)
+        zones = collect_zones(root, inputs)
     except SourceError:
         zones = None
     try:
@@ -427,15 +433,16 @@ def collect_report(root: Root):
         notes.add("vmalloc_unreadable", f"no vmalloc section: {exc}")
     users = Users(root)
     opts = Options(program=True)
-    top, warnings = build_top(scan(root, list_pids(root), opts, users), "pss", 20, (), None,
-                              "program")
+    results = scan(root, list_pids(root), opts, users)
+    top, warnings = build_top(results, "pss", 20, (), None, "program")
+    known = dict(results)  # the cgroups' members: read once, here
     cgroups = []
     try:
         hier = find_hierarchy(root)
         cg_notes: list = []
         for path in ["/"] + children_of(root, hier, "/"):
             try:
-                cgroups.append(read_cgroup(root, hier, path, cg_notes, users))
+                cgroups.append(read_cgroup(root, hier, path, cg_notes, users, known))
             except MemscopeError:
                 continue  # removed meanwhile
     except MemscopeError as exc:

@@ -168,8 +168,10 @@ def member_pids(root: Root, hier: Hierarchy, path: str) -> Optional[List[int]]:
 
 
 def read_cgroup(root: Root, hier: Hierarchy, path: str, notes: List[Dict[str, str]],
-                users=None) -> Dict[str, Any]:
-    """The cgroup object of SPEC.md, with its member processes reconciled."""
+                users=None, known: Optional[Dict[int, Any]] = None) -> Dict[str, Any]:
+    """The cgroup object of SPEC.md, with its member processes reconciled. ``known`` holds
+    processes already read ({pid: Result}); what is read here is added to it, so a parent
+    and its children (or a report's top scan and its cgroups) read each process once."""
     from memscope.collect_procs import Options, Users, read_process
 
     files = read_files(root, hier, path)
@@ -179,11 +181,15 @@ def read_cgroup(root: Root, hier: Hierarchy, path: str, notes: List[Dict[str, st
     users = users or Users(root)
     opts = Options()
     for pid in pids or ():
-        try:
-            res = read_process(root, pid, opts, users)
-        except (ParseError, MemscopeError):
-            unreadable += 1
-            continue
+        res = known.get(pid) if known is not None else None
+        if res is None:
+            try:
+                res = read_process(root, pid, opts, users)
+            except (ParseError, MemscopeError):
+                unreadable += 1
+                continue
+            if known is not None:
+                known[pid] = res
         if res.kind in ("ok", "denied", "capped"):
             procs.append(res.doc)
             if res.kind != "ok":
@@ -210,11 +216,12 @@ def read_children(root: Root, hier: Hierarchy, path: str,
     from memscope.collect_procs import Users
 
     users = Users(root)
-    parent = read_cgroup(root, hier, path, notes, users)
+    known: Dict[int, Any] = {}
+    parent = read_cgroup(root, hier, path, notes, users, known)
     kids, gone = [], 0
     for child in children_of(root, hier, path):
         try:
-            kids.append(read_cgroup(root, hier, child, notes, users))
+            kids.append(read_cgroup(root, hier, child, notes, users, known))
         except MemscopeError:
             if root.isdir(hier.rel(child)):
                 raise
