@@ -74,6 +74,15 @@ def take(root: Root, out, maps: bool = False) -> Dict[str, object]:
         cap = Capture(tar, root)
         for rel in SYSTEM_FILES:
             cap.add(rel)
+        # every readable vm sysctl (write-only ones like drop_caches are not state)
+        for name in root.listdir("proc/sys/vm") if root.isdir("proc/sys/vm") else ():
+            rel = f"proc/sys/vm/{name}"
+            try:
+                mode = os.stat("/" + rel).st_mode
+            except OSError:
+                continue
+            if mode & 0o444 and rel not in SYSTEM_FILES:
+                cap.add(rel)
         for base in ("sys/kernel/mm/hugepages", "sys/block", "sys/kernel/slab"):
             if not root.isdir(base):
                 continue
