@@ -62,11 +62,15 @@ common_options = output_options()
 
 
 def render(doc: Dict[str, Any], fmt: str, table: Callable[[Dict[str, Any]], str],
-           stream: bool = False, prom: Optional[Callable[[Dict[str, Any]], str]] = None):
+           stream: bool = False, prom: Optional[str] = None):
+    """``prom`` names the command's renderer in memscope.render.prom, imported only when
+    asked for."""
     from memscope import render as r
 
     if fmt == "prom" and prom is not None:
-        return prom(doc)
+        from memscope.render import prom as exposition
+
+        return getattr(exposition, prom)(doc)
     if fmt == "json":
         return r.to_json(doc, stream)
     if fmt == "yaml":
@@ -77,7 +81,7 @@ def render(doc: Dict[str, Any], fmt: str, table: Callable[[Dict[str, Any]], str]
 def run(build: Callable[[], Dict[str, Any]], table: Callable[[Dict[str, Any]], str],
         fmt: str, output: Optional[str], watch: Optional[float] = None,
         count: Optional[int] = None,
-        prom: Optional[Callable[[Dict[str, Any]], str]] = None) -> None:
+        prom: Optional[str] = None) -> None:
     """Build, render and emit a document once, or every ``watch`` seconds."""
     try:
         _run(build, table, fmt, output, watch, count, prom)
@@ -187,10 +191,8 @@ def summary(root: str, fmt: str, output: Optional[str], unit: Optional[str], si:
             state["activity"], state["at"] = doc["activity"], now
         return doc
 
-    from memscope.render.prom import summary_prom
-
     run(build, lambda doc: summary_table(doc, units, wide), fmt, output, watch, count,
-        prom=summary_prom)
+        prom="summary_prom")
 
 
 @cli.command()
@@ -325,10 +327,8 @@ def cgroup(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: 
         doc["notes"] = unique
         return doc
 
-    from memscope.render.prom import cgroup_prom
-
     run(build, lambda doc: cgroup_table(doc, units), fmt, output, watch, count,
-        prom=cgroup_prom)
+        prom="cgroup_prom")
 
 
 @cli.command()
@@ -345,10 +345,8 @@ def zones(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: b
 
     src = open_root(root)
     units = Units(unit, si)
-    from memscope.render.prom import zones_prom
-
     run(lambda: collect_zones(src), lambda doc: zones_table(doc, units, explain), fmt, output,
-        prom=zones_prom)
+        prom="zones_prom")
 
 
 @cli.command()
@@ -413,7 +411,6 @@ def report(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: 
     """One document for a cron job: summary, zones, vmalloc (when readable), top with
     groups by program over all processes plus the top 20, and the top-level cgroups."""
     from memscope.collect import collect_report
-    from memscope.render.prom import report_prom
     from memscope.render.table import report_table
     from memscope.render.units import Units
     from memscope.sources import open_root
@@ -426,7 +423,7 @@ def report(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: 
         warn(warnings)
         return doc
 
-    run(build, lambda doc: report_table(doc, units), fmt, output, prom=report_prom)
+    run(build, lambda doc: report_table(doc, units), fmt, output, prom="report_prom")
 
 
 @cli.command()

@@ -110,7 +110,7 @@ def resolve(root: Root, hier: Hierarchy, path: str) -> str:
 
 
 def cgroup_of_pid(root: Root, hier: Hierarchy, pid: int) -> str:
-    from memscope.collect_procs import memory_cgroup
+    from memscope.parsers.memcg import memory_cgroup
 
     try:
         text = root.read_text(f"proc/{pid}/cgroup")
@@ -246,7 +246,7 @@ def container_view(root: Root, total: int) -> Optional[Dict[str, Any]]:
     """summary's ``container``: memscope's own cgroup when it, or an ancestor, has a
     memory limit below MemTotal (the docker / kubernetes case, where /proc/meminfo shows
     the host). None when there is no such limit, or no memory hierarchy."""
-    from memscope.collect_procs import memory_cgroup
+    from memscope.parsers.memcg import memory_cgroup
 
     try:
         hier = find_hierarchy(root)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from memscope.errors import NotFound, ParseError, PermissionDenied, SourceError, Unsupported
 from memscope.model.process import PROCESS_KEYS, Process, build_process, figure_sources
+from memscope.parsers.memcg import memory_cgroup
 from memscope.parsers.smaps import parse_smaps, parse_smaps_rollup
 from memscope.parsers.stat import parse_cmdline
 from memscope.parsers.status import Status, parse_status
@@ -162,23 +163,6 @@ def program_name(root: Root, pid: int, doc: Dict[str, Any]) -> str:
             target = target[:-len(" (deleted)")]
         return target.rsplit("/", 1)[-1]
     return doc["name"] or "?"
-
-
-def memory_cgroup(text: Optional[str]) -> Optional[str]:
-    """The memory controller's cgroup path from /proc/PID/cgroup (v1 "N:memory:/x" line,
-    else the v2 "0::/x" line)."""
-    if not text:
-        return None
-    unified = None
-    for line in text.splitlines():
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        if "memory" in parts[1].split(","):
-            return parts[2]
-        if parts[0] == "0" and parts[1] == "":
-            unified = parts[2]
-    return unified
 
 
 def encode(res: Result) -> tuple:

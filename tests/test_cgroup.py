@@ -166,7 +166,7 @@ def own_memcg():
         hier = find_hierarchy(Root("/"))
     except MemscopeError as exc:
         return str(exc)
-    from memscope.collect_procs import memory_cgroup
+    from memscope.parsers.memcg import memory_cgroup
 
     path = memory_cgroup(open("/proc/self/cgroup").read())
     base = "/" + hier.mount + ("" if path == "/" else path)

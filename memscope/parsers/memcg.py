@@ -1,4 +1,5 @@
-"""cgroup memory controller files, v1 and v2: flat ``key value`` files and single values.
+"""cgroup memory controller files, v1 and v2: flat ``key value`` files and single values;
+and /proc/PID/cgroup, which names a process's cgroup in each hierarchy.
 
 Kernel: mm/memcontrol.c (``memory_stat_format()``, v2) and mm/memcontrol-v1.c
 (``memcg1_stat_format()``, v1); Documentation/admin-guide/cgroup-v2.rst and
@@ -15,10 +16,12 @@ Units: bytes. New keys appear anywhere in memory.stat with new kernels: kept as 
 
 from __future__ import annotations
 
-from typing import Dict, Optional
-
 from memscope.errors import ParseError
 from memscope.parsers import check_text, parse_int, parse_key_values
+
+TYPE_CHECKING = False  # typing is not imported on `top`'s path before the fork
+if TYPE_CHECKING:
+    from typing import Dict, Optional
 
 # v1 prints LONG_MAX rounded down to a page for "no limit" (older kernels: LONG_MAX itself);
 # v2 prints "max". Anything this large is no limit at all.
@@ -42,3 +45,20 @@ def parse_value(text: str) -> Optional[int]:
         return None
     number = parse_int(value, "value", 1)
     return None if number >= UNLIMITED else number
+
+
+def memory_cgroup(text: Optional[str]) -> Optional[str]:
+    """The memory controller's cgroup path from /proc/PID/cgroup (v1 "N:memory:/x" line,
+    else the v2 "0::/x" line)."""
+    if not text:
+        return None
+    unified = None
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        if "memory" in parts[1].split(","):
+            return parts[2]
+        if parts[0] == "0" and parts[1] == "":
+            unified = parts[2]
+    return unified
