@@ -21,19 +21,22 @@ FORMATS = ("table", "yaml", "json")
 PROM = FORMATS + ("prom",)
 
 
-def output_options(formats=FORMATS) -> Callable:
+def output_options(formats=FORMATS, root: bool = True) -> Callable:
     """The options every command accepts (sqlite-utils' shared output-options habit);
-    ``formats`` adds prom where a command has a Prometheus exposition."""
+    ``formats`` adds prom where a command has a Prometheus exposition; ``root`` is False
+    for diff, which reads report files, not a host."""
     def decorate(f: Callable) -> Callable:
-        return _common(f, formats)
+        return _common(f, formats, root)
     return decorate
 
 
-def _common(f: Callable, formats) -> Callable:
+def _common(f: Callable, formats, root: bool = True) -> Callable:
     options = [
         click.option("--root", default="/", show_default=True, metavar="DIR",
                      help="Read the host laid out under DIR (proc/, sys/), or a snapshot "
                           "archive, instead of the live one."),
+    ] if root else []
+    options += [
         click.option("--format", "fmt", type=click.Choice(formats), default="table",
                      show_default=True,
                      help="Output format; " + ("yaml, json and prom (Prometheus text)"
@@ -429,17 +432,9 @@ def report(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: 
 @cli.command()
 @click.argument("old", metavar="OLD")
 @click.argument("new", metavar="NEW")
+@output_options(root=False)
 @click.option("--min-change", callback=_size, default="0", metavar="SIZE",
               help="Leave out changes smaller than SIZE (e.g. 1M).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
-              show_default=True, help="Output format; yaml and json carry integer bytes.")
-@click.option("-o", "--output", metavar="FILE", help="Write to FILE atomically.")
-@click.option("-b", "--bytes", "unit", flag_value="b", help="Table sizes in bytes.")
-@click.option("-k", "--kibi", "unit", flag_value="k", help="Table sizes in KiB.")
-@click.option("-m", "--mebi", "unit", flag_value="m", help="Table sizes in MiB.")
-@click.option("-g", "--gibi", "unit", flag_value="g", help="Table sizes in GiB.")
-@click.option("--si", is_flag=True, help="Powers of 1000 instead of 1024 in tables.")
-@click.option("--debug", is_flag=True, help="Show a traceback for errors (for bug reports).")
 def diff(old: str, new: str, min_change: int, fmt: str, output: Optional[str],
          unit: Optional[str], si: bool, debug: bool) -> None:
     """Compare two reports (yaml or json): system figures and breakdown, programs (new,
