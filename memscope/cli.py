@@ -172,7 +172,7 @@ def summary(root: str, fmt: str, output: Optional[str], unit: Optional[str], si:
             debug: bool, wide: bool, watch: Optional[float], count: Optional[int]) -> None:
     """The system picture: free-compatible figures, where every byte of MemTotal goes,
     MemAvailable rebuilt, zones and pressure."""
-    from memscope.collect import collect_system
+    from memscope.collect.system import collect_system
     from memscope.model.system import build_summary
     from memscope.render.table import summary_table
     from memscope.render.units import Units
@@ -209,7 +209,7 @@ def proc(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bo
          debug: bool, pids, maps: bool, sort: str) -> None:
     """Per process: the RSS split, PSS and its parts, USS, swap, hugetlb, VSZ, OOM score;
     with --maps, where in the address space it is."""
-    from memscope.collect_procs import collect_proc
+    from memscope.collect.procs import collect_proc
     from memscope.render.table import proc_table
     from memscope.render.units import Units
     from memscope.sources import open_root
@@ -252,7 +252,7 @@ def top(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: boo
         group_by: Optional[str], rss_only: bool, walk_limit: Optional[int],
         watch: Optional[float], count: Optional[int]) -> None:
     """Every process (kernel threads excluded), ranked by PSS."""
-    from memscope.collect_procs import Options, Users, list_pids, scan
+    from memscope.collect.procs import Options, Users, list_pids, scan
     from memscope.model.top import build_top
     from memscope.render.table import top_table
     from memscope.render.units import Units
@@ -291,7 +291,7 @@ def cgroup(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: 
     """Memory cgroups, v1 and v2 in one model, side by side and reconciled with their
     processes. PATH is relative to the memory hierarchy's mount (/system.slice/x.service)
     or a full /sys/fs/cgroup/... path; the default is the hierarchy's root."""
-    from memscope.collect_cgroups import (cgroup_of_pid, find_hierarchy, own_share,
+    from memscope.collect.cgroups import (cgroup_of_pid, find_hierarchy, own_share,
                                           read_cgroup, read_children, resolve)
     from memscope.render.table import cgroup_table
     from memscope.render.units import Units
@@ -341,7 +341,7 @@ def zones(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: b
           debug: bool, explain: bool) -> None:
     """Every zone: free against its watermarks, protection, state, headroom, and
     fragmentation (free blocks and the unusable free index per order)."""
-    from memscope.collect import collect_zones
+    from memscope.collect.views import collect_zones
     from memscope.render.table import zones_table
     from memscope.render.units import Units
     from memscope.sources import open_root
@@ -362,7 +362,7 @@ def vmalloc(root: str, fmt: str, output: Optional[str], unit: Optional[str], si:
             debug: bool, by: str, limit: Optional[int]) -> None:
     """vmalloc areas by type and caller against VmallocUsed (root only: /proc/vmallocinfo is
     mode 0400)."""
-    from memscope.collect import collect_vmalloc
+    from memscope.collect.views import collect_vmalloc
     from memscope.render.table import vmalloc_table
     from memscope.render.units import Units
     from memscope.sources import open_root
@@ -381,7 +381,7 @@ def slab(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bo
          debug: bool, limit: Optional[int]) -> None:
     """Slab caches by memory against SReclaimable/SUnreclaim (root only: /proc/slabinfo is
     mode 0400)."""
-    from memscope.collect import collect_slab
+    from memscope.collect.views import collect_slab
     from memscope.render.table import slab_table
     from memscope.render.units import Units
     from memscope.sources import open_root
@@ -397,7 +397,7 @@ def shmem(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: b
           debug: bool) -> None:
     """Who holds Shmem: tmpfs mounts, SysV segments, memfd and shm files mapped by
     processes, and what is left unattributed."""
-    from memscope.collect import collect_shmem
+    from memscope.collect.views import collect_shmem
     from memscope.render.table import shmem_table
     from memscope.render.units import Units
     from memscope.sources import open_root
@@ -413,7 +413,7 @@ def report(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: 
            debug: bool) -> None:
     """One document for a cron job: summary, zones, vmalloc (when readable), top with
     groups by program over all processes plus the top 20, and the top-level cgroups."""
-    from memscope.collect import collect_report
+    from memscope.collect.report import collect_report
     from memscope.render.table import report_table
     from memscope.render.units import Units
     from memscope.sources import open_root

@@ -19,7 +19,7 @@ _NO_PREFETCH = ("--root", "--rss-only", "--walk-limit", "--pid", "--help", "--ve
 def main() -> None:
     args = sys.argv[1:]
     if args[:1] == ["top"] and not any(a.split("=", 1)[0] in _NO_PREFETCH for a in args):
-        from memscope.collect_procs import start_prefetch
+        from memscope.collect.procs import start_prefetch
 
         start_prefetch()
     from memscope.cli import main as cli_main

@@ -64,9 +64,9 @@ def take(root: Root, out, maps: bool = False) -> Dict[str, object]:
     """Write the snapshot of the live ``root`` as a gzip tar into the binary file ``out``;
     return the manifest."""
     from memscope import __version__
-    from memscope.collect import SHMEM_FS
-    from memscope.collect_cgroups import V1_FILES, V2_FILES, find_hierarchy
-    from memscope.collect_procs import list_pids
+    from memscope.collect.views import SHMEM_FS
+    from memscope.collect.cgroups import V1_FILES, V2_FILES, find_hierarchy
+    from memscope.collect.procs import list_pids
     from memscope.errors import MemscopeError
     from memscope.parsers.mounts import parse_mounts
 
@@ -97,7 +97,7 @@ def take(root: Root, out, maps: bool = False) -> Dict[str, object]:
                     cap.add(f"{base}/{name}/{leaf}")
         users: Dict[str, str] = {}
         exe: Dict[str, str] = {}
-        from memscope.collect_procs import Users
+        from memscope.collect.procs import Users
 
         names = Users(root)
         pids = list_pids(root)

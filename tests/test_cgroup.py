@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from conftest import FIXTURES, GOLDEN, MiB, REPO, run_memscope
-from memscope.collect_cgroups import find_hierarchy, read_files
+from memscope.collect.cgroups import find_hierarchy, read_files
 from memscope.errors import MemscopeError
 from memscope.sources import Root
 

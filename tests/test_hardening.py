@@ -103,7 +103,7 @@ def test_top_proc_snapshot_under_churn(tmp_path):
 
 def test_vanished_processes_are_counted(tmp_path):
     """A process that disappears mid-scan is skipped and counted, not fatal."""
-    from memscope.collect_procs import Options, Users, scan
+    from memscope.collect.procs import Options, Users, scan
     from memscope.model.top import build_top
     from memscope.sources import Root
 

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from conftest import run_memscope
-from memscope.collect import collect_system
+from memscope.collect.system import collect_system
 from memscope.model.system import build_summary
 from memscope.sources import Root
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import CORPUS, FIXTURES, fixture_hosts
-from memscope.collect import collect_system
+from memscope.collect.system import collect_system
 from memscope.model.system import SystemInputs, build_summary, zone_state
 from memscope.parsers.meminfo import parse_meminfo
 from memscope.sources import Root

@@ -172,7 +172,7 @@ def read_cgroup(root: Root, hier: Hierarchy, path: str, notes: List[Dict[str, st
     """The cgroup object of SPEC.md, with its member processes reconciled. ``known`` holds
     processes already read ({pid: Result}); what is read here is added to it, so a parent
     and its children (or a report's top scan and its cgroups) read each process once."""
-    from memscope.collect_procs import Options, Users, read_process
+    from memscope.collect.procs import Options, Users, read_process
 
     files = read_files(root, hier, path)
     doc = build_cgroup(path, hier.version, files, path == "/", notes)
@@ -213,7 +213,7 @@ def read_children(root: Root, hier: Hierarchy, path: str,
                   notes: List[Dict[str, str]]) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
     """The parent and its direct children, largest usage first; children removed while
     being read are skipped and counted in a note."""
-    from memscope.collect_procs import Users
+    from memscope.collect.procs import Users
 
     users = Users(root)
     known: Dict[int, Any] = {}
