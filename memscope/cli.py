@@ -439,7 +439,8 @@ def diff(old: str, new: str, min_change: int, fmt: str, output: Optional[str],
          unit: Optional[str], si: bool, debug: bool) -> None:
     """Compare two reports (yaml or json): system figures and breakdown, programs (new,
     gone, grown, shrunk by PSS) and cgroups by usage, largest change first."""
-    from memscope.model.diff import build_diff, load_report
+    from memscope.collect.documents import load_report
+    from memscope.model.diff import build_diff
     from memscope.render.table import diff_table
     from memscope.render.units import Units
 
