@@ -63,6 +63,7 @@ def test_this_vm_breakdown_figures():
 @pytest.mark.parametrize("host, formula", [
     ("this-vm-6.18.44-live", "totalreserve"),
     ("this-vm-6.18.44-fc-v657", "totalreserve"),
+    ("this-vm-6.18.44-boosted", "totalreserve"),   # stored reserve holds a watermark boost
     ("pcp-qa-meminfo-root-007-numa2", "totalreserve"),
     ("pcp-qa-meminfo-root-002-numa2", "sum_low"),   # 3.10 (RHEL 7): before 4.5
     ("zte-f680-ont-armv7-4.1", "sum_low"),

@@ -299,15 +299,24 @@ def add_rates(doc: Dict[str, Any], previous: Optional[Dict[str, Optional[int]]],
 # MemAvailable rebuilt (KERNEL.md §2.1, §2.4)
 
 
-def _reserve_candidates(zones: List[Zone]) -> Dict[str, int]:
+def _reserve_candidates(zones: List[Zone]) -> Dict[str, List[int]]:
+    """The reserve term each formula could have used, in pages.
+
+    totalreserve_pages is a value the kernel computed at some earlier instant
+    (calculate_totalreserve_pages(), mm/page_alloc.c: max lowmem_reserve + high_wmark_pages,
+    capped at managed). high_wmark_pages() includes the zone's watermark_boost, which the
+    kernel raises after fragmentation events and kswapd later resets: the stored total may
+    hold the boost zoneinfo shows now, or none of it. Both are candidates; the one that
+    reproduces MemAvailable is reported (seen on 6.18 with Normal boost 1536 pages).
+    """
     sum_low = sum(z.low for z in zones)
-    totalreserve = 0
+    unboosted = boosted = 0
     for z in zones:
         managed = z.managed if z.managed is not None else z.present
-        # calculate_totalreserve_pages(): max lowmem_reserve + high (computed with boost 0).
-        reserve = max(z.protection, default=0) + z.high - (z.boost or 0)
-        totalreserve += min(managed, reserve)
-    return {"totalreserve": totalreserve, "sum_low": sum_low}
+        top = max(z.protection, default=0) + z.high
+        unboosted += min(managed, top - (z.boost or 0))
+        boosted += min(managed, top)
+    return {"totalreserve": sorted({unboosted, boosted}), "sum_low": [sum_low]}
 
 
 def rebuild_available(inp: SystemInputs) -> Optional[Dict[str, Any]]:
@@ -330,19 +339,21 @@ def rebuild_available(inp: SystemInputs) -> Optional[Dict[str, Any]]:
     # 4.17-4.19: indirectly reclaimable bytes, added uncapped.
     indirect = (inp.vmstat or {}).get("nr_indirectly_reclaimable", 0) // P
     results: List[Tuple[str, int, int]] = []
-    for formula, reserve in _reserve_candidates(zi.zones).items():
-        estimate = max(0, free - reserve + pagecache_kept + reclaimable_kept + indirect)
-        results.append((formula, reserve, estimate * P))
+    for formula, reserves in _reserve_candidates(zi.zones).items():
+        for reserve in reserves:
+            estimate = max(0, free - reserve + pagecache_kept + reclaimable_kept + indirect)
+            results.append((formula, reserve, estimate * P))
     kernel = mi.get("MemAvailable") or None
     if kernel is None:
-        formula, reserve, estimate = results[1]  # the 3.14 formula: the kernel's guidance
+        # the 3.14 formula: the kernel's guidance
+        formula, reserve, estimate = [r for r in results if r[0] == "sum_low"][0]
     else:
         exact = [r for r in results if r[2] == kernel]
-        if len(exact) == 2:
+        if len({r[0] for r in exact}) == 2:
             # Both reproduce it: the field set says which kernel this is (4.5+: totalreserve).
             floor, _ = kernel_floor(mi, zi)
             newer = floor is not None and floor not in ("3.14", "2.6.32", "4.4")
-            exact = [results[0] if newer else results[1]]
+            exact = [r for r in exact if r[0] == ("totalreserve" if newer else "sum_low")]
         formula, reserve, estimate = exact[0] if exact else \
             min(results, key=lambda r: abs(r[2] - kernel))
         if estimate != kernel:
