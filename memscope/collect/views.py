@@ -100,6 +100,8 @@ def collect_vmalloc(root: Root, by: str, limit) -> dict:
     from memscope.parsers.vmallocinfo import parse_vmallocinfo
 
     notes = Notes()
+    # Re-read only on a live host: only it moves between two reads (a tree or a snapshot
+    # gives the same bytes again). Not a host fact, so ``live`` is the right question.
     for _ in range(LIVE_REREADS if root.live else 1):
         # vmallocinfo then meminfo, back to back: the vmalloc pages against VmallocUsed
         # required: vmallocinfo; optional: meminfo (VmallocUsed), zoneinfo (page size)
