@@ -22,6 +22,7 @@ from memscope.parsers.pressure import parse_pressure
 from memscope.parsers.slabinfo import parse_slabinfo
 from memscope.parsers.smaps import parse_smaps, parse_smaps_rollup
 from memscope.parsers.status import parse_status
+from memscope.parsers.sysctl import parse_number, parse_numbers
 from memscope.parsers.vmallocinfo import parse_vmallocinfo
 from memscope.parsers.vmstat import parse_vmstat
 from memscope.parsers.zoneinfo import parse_zoneinfo
@@ -47,6 +48,8 @@ PARSERS = {
     parse_value: FIXTURES / "container-cgroup1-256m/sys/fs/cgroup/memory/memory.usage_in_bytes",
     parse_arcstats: FIXTURES / "constructed-zram-zfs/proc/spl/kstat/zfs/arcstats",
     parse_mm_stat: FIXTURES / "constructed-zram-zfs/sys/block/zram0/mm_stat",
+    parse_number: VIEWS / "proc/sys/vm/min_free_kbytes",
+    parse_numbers: VIEWS / "proc/sys/vm/lowmem_reserve_ratio",
     parse_kconfig: None,
     parse_sysvipc_shm: None,
 }
@@ -135,7 +138,8 @@ def test_not_quadratic(parser):
     body = base.split("\n", 1)
     small = base * 20
     large = base * 200
-    if parser in (parse_value, parse_mm_stat, parse_smaps_rollup):
+    if parser in (parse_value, parse_mm_stat, parse_smaps_rollup, parse_number,
+                  parse_numbers):
         small = body[0] + "\n" + "x" * 20_000 + "\n"
         large = body[0] + "\n" + "x" * 200_000 + "\n"
 

@@ -102,20 +102,25 @@ def vmap_stack(root: Root, kernel: Optional[str]) -> Optional[bool]:
     return config.get("CONFIG_VMAP_STACK") == "y"
 
 
-def hugetlb_from_sysfs(root: Root) -> Optional[int]:
-    """Σ nr_hugepages × size over every huge page size (for kernels without Hugetlb)."""
+def hugetlb_from_sysfs(root: Root, notes: Notes) -> Optional[int]:
+    """Σ nr_hugepages × size over every huge page size (for kernels without Hugetlb); None
+    when a size's count is unknown (a partial sum would be a wrong figure)."""
+    from memscope.parsers.sysctl import parse_number
+
     base = "sys/kernel/mm/hugepages"
     if not root.exists(base):
         return None
     total = 0
     for name in root.listdir(base):
-        if not (name.startswith("hugepages-") and name.endswith("kB")):
-            continue
         size_kb = name[len("hugepages-"):-2]
-        count = root.read_optional(f"{base}/{name}/nr_hugepages")
-        if count is None or not size_kb.isdigit() or not count.strip().isdigit():
+        if not (name.startswith("hugepages-") and name.endswith("kB") and size_kb.isdigit()
+                and size_kb.isascii()):
             continue
-        total += int(count) * int(size_kb) * 1024
+        count = optional(root, f"{base}/{name}/nr_hugepages", parse_number, notes,
+                         "hugetlb counts the default page size only")
+        if count is None:
+            return None
+        total += count * int(size_kb) * 1024
     return total
 
 
@@ -153,7 +158,7 @@ def collect_system(root: Root) -> SystemInputs:
         pressure=pressure,
         page_size=page_size(root, meminfo, zoneinfo, notes),
         vmap_stack=vmap_stack(root, source["kernel"]) if "VmallocUsed" in meminfo else None,
-        hugetlb_sysfs=None if "Hugetlb" in meminfo else hugetlb_from_sysfs(root),
+        hugetlb_sysfs=None if "Hugetlb" in meminfo else hugetlb_from_sysfs(root, notes),
         source=source,
         notes=notes,
     )

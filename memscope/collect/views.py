@@ -14,32 +14,20 @@ from memscope.parsers.zoneinfo import parse_zoneinfo
 from memscope.sources import Root
 
 
-def _numbers(text: str) -> list:
-    from memscope.parsers import check_text, parse_int
-
-    check_text(text)
-    return [parse_int(x, "value", 1) for x in text.split()]
-
-
-def _number(text: str) -> int:
-    values = _numbers(text)
-    if len(values) != 1:
-        raise ParseError(f"expected one number, got {len(values)}", 1)
-    return values[0]
-
-
 def read_tunables(root: Root, notes: Notes) -> dict:
     """vm.min_free_kbytes (as bytes), vm.watermark_scale_factor, vm.lowmem_reserve_ratio:
     optional files, null when absent (a captured tree without sysctls)."""
-    kb = optional(root, "proc/sys/vm/min_free_kbytes", _number, notes,
+    from memscope.parsers.sysctl import parse_number, parse_numbers
+
+    kb = optional(root, "proc/sys/vm/min_free_kbytes", parse_number, notes,
                   "tunables.min_free_bytes unknown", missing=None)
     return {
         "min_free_bytes": None if kb is None else kb * 1024,
         "watermark_scale_factor": optional(
-            root, "proc/sys/vm/watermark_scale_factor", _number, notes,
+            root, "proc/sys/vm/watermark_scale_factor", parse_number, notes,
             "tunables.watermark_scale_factor unknown", missing=None),
         "lowmem_reserve_ratio": optional(
-            root, "proc/sys/vm/lowmem_reserve_ratio", _numbers, notes,
+            root, "proc/sys/vm/lowmem_reserve_ratio", parse_numbers, notes,
             "tunables.lowmem_reserve_ratio unknown", missing=None),
     }
 
