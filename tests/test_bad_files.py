@@ -126,6 +126,13 @@ def test_slab(host):
     path = damage(host, "proc/meminfo", 2)
     ok_with_note(run(host, "slab"), "file_malformed", f"{path}: line 2",
                  "SReclaimable, SUnreclaim and Slab unknown")
+    listed = {line.split()[0] for line in (host / "proc/slabinfo").read_text().splitlines()[2:]}
+    name = sorted(listed & {p.name for p in (host / "sys/kernel/slab").iterdir()})[0]
+    flag = host / f"sys/kernel/slab/{name}/reclaim_account"
+    flag.write_text("yes\n")
+    doc = ok_with_note(run(host, "slab"), "file_malformed", f"{flag}: line 1",
+                       "whether the cache is reclaimable is unknown")
+    assert [c["reclaimable"] for c in doc["caches"] if c["name"] == name] == [None]
     path = host / "proc/slabinfo"
     lines = path.read_text().splitlines(keepends=True)
     lines[3] = lines[3].split()[0] + " 1x 2 3 4 5 : tunables 0 0 0 : slabdata 1 1 0\n"

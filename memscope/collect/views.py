@@ -129,10 +129,13 @@ def collect_slab(root: Root) -> dict:
                        "SReclaimable, SUnreclaim and Slab unknown", missing=None)
     reclaimable = {}
     if root.isdir("sys/kernel/slab"):
+        from memscope.parsers.sysctl import parse_number
+
         for c in caches:
-            text = root.read_optional(f"sys/kernel/slab/{c.name}/reclaim_account")
-            reclaimable[c.name] = None if text is None or not text.strip().isdigit() \
-                else text.strip() == "1"
+            flag = optional(root, f"sys/kernel/slab/{c.name}/reclaim_account", parse_number,
+                            notes, "whether the cache is reclaimable is unknown",
+                            missing=None)  # merged caches are listed under one alias
+            reclaimable[c.name] = None if flag is None else flag == 1
     page = view_page_size(root, meminfo, notes)
     doc = build_slab(caches, reclaimable, page, meminfo.fields if meminfo else {})
     if not reclaimable or all(v is None for v in reclaimable.values()):
