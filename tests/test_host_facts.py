@@ -107,3 +107,27 @@ def test_commands_do_not_branch_on_live():
         if n:
             found[rel] = n
     assert found == allowed
+
+
+def test_a_filesystem_mounted_twice_is_counted_once_from_a_record(tmp_path):
+    """statfs_dev lets a snapshot (here: its extracted tree) drop the second mount of one
+    tmpfs, as the live statfs does."""
+    import json
+    import shutil
+
+    shutil.copytree(FIXTURES / "this-vm-6.18.44-kernel-views" / "proc", tmp_path / "proc",
+                    ignore=shutil.ignore_patterns("sysvipc"))
+    (tmp_path / "proc/self/mounts").write_text(
+        "tmpfs /dev/shm tmpfs rw 0 0\ntmpfs /mnt/again tmpfs rw 0 0\n"
+        "tmpfs /run tmpfs rw 0 0\n")
+    (tmp_path / "manifest.json").write_text(json.dumps({
+        "format": "memscope-snapshot", "page_size": 4096,
+        "statfs": {"/dev/shm": 8192, "/mnt/again": 8192, "/run": 4096},
+        "statfs_dev": {"/dev/shm": 27, "/mnt/again": 27, "/run": 25}}))
+    r = run_memscope("shmem", "--root", tmp_path, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert [(m["mountpoint"], m["used"]) for m in doc["mounts"]] == \
+        [("/dev/shm", 8192), ("/run", 4096)]
+    assert doc["unattributed"] == doc["total"] - 8192 - 4096
+    assert "mount_usage_unknown" not in [n["code"] for n in doc["notes"]]
