@@ -19,7 +19,7 @@ import tarfile
 import time
 from typing import Dict, Optional
 
-from memscope.errors import SourceError
+from memscope.errors import ParseError, SourceError
 from memscope.sources import Root
 
 SYSTEM_FILES = [
@@ -132,6 +132,20 @@ def take(root: Root, out, maps: bool = False) -> Dict[str, object]:
                             if name is not None:
                                 groups[gid] = name
                     break
+        # ... and of every SysV segment's owner (shmem's sysv[].owner)
+        from memscope.parsers.ipc import parse_sysvipc_shm
+
+        try:
+            segments = root.parse("proc/sysvipc/shm", parse_sysvipc_shm, optional=True) or []
+        except (SourceError, ParseError):
+            segments = []
+        for seg in segments:
+            for key, table, lookup in (("uid", users, names), ("gid", groups, None)):
+                number = seg.get(key)
+                if isinstance(number, int) and str(number) not in table:
+                    name = lookup(number) if lookup else root.group_name(number)
+                    if name is not None:
+                        table[str(number)] = name
         # cgroups: every cgroup's memory files, from the explicit list
         try:
             hier = find_hierarchy(root)

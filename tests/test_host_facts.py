@@ -131,3 +131,29 @@ def test_a_filesystem_mounted_twice_is_counted_once_from_a_record(tmp_path):
         [("/dev/shm", 8192), ("/run", 4096)]
     assert doc["unattributed"] == doc["total"] - 8192 - 4096
     assert "mount_usage_unknown" not in [n["code"] for n in doc["notes"]]
+
+
+def test_snapshot_names_the_owner_of_a_sysv_segment(tmp_path):
+    """A SysV segment whose owner runs no process (made with ipcmk, which exits) keeps its
+    owner's name under the snapshot: the manifest records segment owners too."""
+    import json
+    import shutil
+    import subprocess
+
+    from conftest import _unprivileged_uid
+
+    uid = _unprivileged_uid()
+    if os.geteuid() != 0 or uid is None or shutil.which("ipcmk") is None:
+        pytest.skip("needs root, an unprivileged user and ipcmk")
+    out = subprocess.run(["ipcmk", "-M", "65536"], user=uid, capture_output=True, text=True,
+                         cwd="/", check=True).stdout
+    shmid = int(out.split()[-1])
+    try:
+        snap = tmp_path / "s.tar.gz"
+        assert run_memscope("snapshot", "-o", snap).returncode == 0
+    finally:
+        subprocess.run(["ipcrm", "-m", str(shmid)], check=True)
+    r = run_memscope("shmem", "--root", snap, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rows = [s for s in json.loads(r.stdout)["sysv"] if s["shmid"] == shmid]
+    assert [(s["owner"], s["size"]) for s in rows] == [(pwd.getpwuid(uid).pw_name, 65536)]
