@@ -225,3 +225,30 @@ def test_cgroup(host):
     assert doc["cgroups"][0]["usage"] is not None  # memory.usage_in_bytes still read
     (host / f"proc/{PID}/cgroup").write_text("garbage\n")
     one_error_line(run(host, "cgroup", "--pid", str(PID)), f"proc/{PID}/cgroup")
+
+
+@pytest.mark.parametrize("how, code", [("missing", "file_missing"),
+                                       ("directory", "file_unreadable"),
+                                       ("binary", "file_malformed")])
+def test_each_way_an_optional_file_goes_bad_has_its_code(host, how, code):
+    """A cgroup's optional memory file unreadable (a directory in its place) or malformed:
+    file_unreadable / file_malformed; missing: silent there (files differ by release), and
+    a noted file_missing where absence is not normal (report's zoneinfo)."""
+    rel = f"sys/fs/cgroup/memory{CGROUP}/memory.oom_control"
+    path = host / rel
+    if how == "missing":
+        path.unlink()
+        r = run(host, "cgroup", CGROUP)  # absent cgroup files are normal: silent
+        assert r.returncode == 0 and all(
+            n["code"] != "file_missing" for n in json.loads(r.stdout)["notes"])
+        (host / "proc/vmallocinfo").unlink()
+        ok_with_note(run(host, "report"), "vmalloc_unreadable", "no such file")
+        (host / "proc/zoneinfo").unlink()
+        ok_with_note(run(host, "report"), code, "proc/zoneinfo: no such file")
+        return
+    if how == "directory":
+        path.unlink()
+        path.mkdir()
+    else:
+        path.write_bytes(b"oom_kill_disable 0\x00\n")
+    ok_with_note(run(host, "cgroup", CGROUP), code, str(path), "its figures are null")
