@@ -118,7 +118,7 @@ class ArchiveRoot(Root):
         return f"{self.path}:{rel}"
 
     def recorded(self, key: str):
-        return self.manifest.get(key)
+        return self.manifest.get(key)  # the host facts of Root answer from it
 
     def read_bytes(self, rel: str) -> bytes:
         from memscope.errors import NotFound
@@ -155,8 +155,6 @@ class ArchiveRoot(Root):
         return [n for n in self.listdir(rel) if f"{rel}/{n}" in self.dirs]
 
     def readlink(self, rel: str) -> Optional[str]:
-        # /proc/PID/exe targets are kept in the manifest (links are not archived)
-        parts = rel.split("/")
-        if len(parts) == 3 and parts[0] == "proc" and parts[2] == "exe":
-            return (self.manifest.get("exe") or {}).get(parts[1])
-        return None
+        from memscope.sources import recorded_link
+
+        return recorded_link(self, rel)  # links are not archived: the manifest has them

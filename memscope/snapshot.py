@@ -4,9 +4,10 @@
 The archive holds, under proc/ and sys/ as on the host, the system files, every process's
 smaps_rollup/status/stat/cmdline/cgroup/oom_score (smaps, maps and mounts too with
 ``--maps``), the memory files of every cgroup from an explicit list, and a manifest: what
-can't be archived as a file (the page size, uid -> user name, /proc/PID/exe targets, tmpfs
-usage from statfs) and who took it when. Files the kernel refuses (another user's smaps
-without root, vmallocinfo) are left out and counted.
+can't be archived as a file (the host facts of sources.Root: page size, uid -> user name,
+gid -> group name, /proc/PID/exe targets, statfs of tmpfs mounts) and who took it when.
+Files the kernel refuses (another user's smaps without root, vmallocinfo) are left out and
+counted.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import json
 import os
 import tarfile
 import time
-from typing import Dict
+from typing import Dict, Optional
 
-from memscope.errors import SourceError
+from memscope.errors import ParseError, SourceError
 from memscope.sources import Root
 
 SYSTEM_FILES = [
@@ -96,6 +97,7 @@ def take(root: Root, out, maps: bool = False) -> Dict[str, object]:
                 for leaf in wanted:
                     cap.add(f"{base}/{name}/{leaf}")
         users: Dict[str, str] = {}
+        groups: Dict[str, str] = {}
         exe: Dict[str, str] = {}
         from memscope.collect.procs import Users
 
@@ -111,7 +113,8 @@ def take(root: Root, out, maps: bool = False) -> Dict[str, object]:
             target = root.readlink(f"proc/{pid}/exe")
             if target:
                 exe[str(pid)] = target
-        # uid -> user name for every uid a process or segment has
+        # uid -> user name and gid -> group name for every uid and gid a process has
+        # (Root.user_name and Root.group_name answer from these maps under the snapshot)
         for pid in pids:
             try:
                 status = root.read_text(f"proc/{pid}/status")
@@ -122,7 +125,27 @@ def take(root: Root, out, maps: bool = False) -> Dict[str, object]:
                     for uid in line.split()[1:]:
                         if uid.isdigit() and uid not in users:
                             users[uid] = names(int(uid)) or uid
+                elif line.startswith("Gid:"):
+                    for gid in line.split()[1:]:
+                        if gid.isdigit() and gid not in groups:
+                            name = root.group_name(int(gid))
+                            if name is not None:
+                                groups[gid] = name
                     break
+        # ... and of every SysV segment's owner (shmem's sysv[].owner)
+        from memscope.parsers.ipc import parse_sysvipc_shm
+
+        try:
+            segments = root.parse("proc/sysvipc/shm", parse_sysvipc_shm, optional=True) or []
+        except (SourceError, ParseError):
+            segments = []
+        for seg in segments:
+            for key, table, lookup in (("uid", users, names), ("gid", groups, None)):
+                number = seg.get(key)
+                if isinstance(number, int) and str(number) not in table:
+                    name = lookup(number) if lookup else root.group_name(number)
+                    if name is not None:
+                        table[str(number)] = name
         # cgroups: every cgroup's memory files, from the explicit list
         try:
             hier = find_hierarchy(root)
@@ -144,16 +167,18 @@ def take(root: Root, out, maps: bool = False) -> Dict[str, object]:
                         stack.extend(f"{rel}/{d}" for d in root.subdirs(rel))
                     except SourceError:
                         continue
-        statfs: Dict[str, int] = {}
+        # statfs of every shmem-backed mount (Root.statfs): bytes in use (null for a tmpfs
+        # without a size) and the device, so a filesystem mounted twice is counted once
+        statfs: Dict[str, Optional[int]] = {}
+        statfs_dev: Dict[str, int] = {}
         mounts = root.parse("proc/self/mounts", parse_mounts, optional=True) or []
         for _dev, point, fstype, _opts in mounts:
             if fstype in SHMEM_FS:
-                try:
-                    vfs = os.statvfs(point)
-                except OSError:
+                fs = root.statfs(point)
+                if fs is None:
                     continue
-                if vfs.f_blocks:
-                    statfs[point] = (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize
+                statfs[point] = fs["used"]
+                statfs_dev[point] = fs["dev"]
         hostname = root.read_optional("proc/sys/kernel/hostname")
         kernel = root.read_optional("proc/sys/kernel/osrelease")
         manifest = {
@@ -162,14 +187,16 @@ def take(root: Root, out, maps: bool = False) -> Dict[str, object]:
             "hostname": hostname.strip() if hostname else None,
             "kernel": kernel.strip() if kernel else None,
             "taken_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cap.now)),
-            "page_size": os.sysconf("SC_PAGE_SIZE"),
+            "page_size": root.page_size(),
             "maps": maps,
             "processes": len(exe) if exe else None,
             "files": cap.files,
             "skipped": cap.skipped,
             "users": users,
+            "groups": groups,
             "exe": exe,
             "statfs": statfs,
+            "statfs_dev": statfs_dev,
         }
         cap.add_bytes("manifest.json", json.dumps(manifest, indent=1).encode())
     return manifest
@@ -180,6 +207,7 @@ def capture(root: Root, output: str, maps: bool = False) -> Dict[str, object]:
     from memscope.errors import MemscopeError
     from memscope.output import AtomicFile
 
+    # The one place that must know the root is live: a capture is of the running host.
     if not root.live:
         raise MemscopeError(f"--root {root.path}: a snapshot is taken of the live host "
                             "(--root /); this root is already a capture")

@@ -27,7 +27,7 @@ from memscope.errors import (
 
 TYPE_CHECKING = False  # typing is not imported on `top`'s path before the fork
 if TYPE_CHECKING:
-    from typing import Callable, List, Optional
+    from typing import Callable, Dict, List, Optional
 
 
 # A kernel text file bigger than this is hostile or broken, not /proc: refuse it rather than
@@ -80,10 +80,83 @@ class Root:
     def __repr__(self) -> str:
         return f"Root({self.path!r})"
 
+    # -- Host facts -----------------------------------------------------------------------
+    # What a command needs of the host beyond its files: the page size, the clock, user and
+    # group names, statfs of a mount, link targets. Live, the running system answers; a
+    # snapshot answers from its manifest (memscope.snapshot records each fact); a directory
+    # answers from a manifest.json at its top (an extracted snapshot), else None: unknown.
+    # Commands ask these methods and never branch on ``live`` for them.
+
     def recorded(self, key: str):
-        """What a snapshot's manifest recorded (page_size, users, exe, statfs, taken_at):
-        nothing, for a live host or a directory."""
+        """What a snapshot's manifest recorded under ``key``; None for the live host or a
+        directory without a memscope manifest."""
+        if self.live:
+            return None
+        manifest = getattr(self, "_manifest", False)
+        if manifest is False:
+            manifest = self._manifest = _load_manifest(self)
+        return manifest.get(key)
+
+    def page_size(self) -> Optional[int]:
+        """The host's page size in bytes, or None where the root does not record it."""
+        if self.live:
+            return os.sysconf("SC_PAGE_SIZE")
+        size = self.recorded("page_size")
+        if isinstance(size, int) and not isinstance(size, bool) and size >= 1024 and \
+                size & (size - 1) == 0:
+            return size
         return None
+
+    def taken_at(self) -> Optional[str]:
+        """When the figures were read (UTC, ISO 8601): now, live; the snapshot's time."""
+        if self.live:
+            import time
+
+            return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        value = self.recorded("taken_at")
+        return value if isinstance(value, str) else None
+
+    def user_name(self, uid: int) -> Optional[str]:
+        """uid -> user name, or None where the host does not say."""
+        if self.live:
+            import pwd
+
+            try:
+                return pwd.getpwuid(uid).pw_name
+            except (KeyError, OverflowError):
+                return None
+        return _name_in(self.recorded("users"), uid)
+
+    def group_name(self, gid: int) -> Optional[str]:
+        """gid -> group name, or None where the host does not say."""
+        if self.live:
+            import grp
+
+            try:
+                return grp.getgrgid(gid).gr_name
+            except (KeyError, OverflowError):
+                return None
+        return _name_in(self.recorded("groups"), gid)
+
+    def statfs(self, mountpoint: str) -> Optional[Dict[str, Optional[int]]]:
+        """{"dev": device id, "used": bytes in use} of a mounted filesystem (tmpfs usage),
+        or None where the root cannot say. ``used`` is None for a filesystem without a
+        size (tmpfs with size=0); ``dev`` None where the snapshot did not record it."""
+        if self.live:
+            try:
+                dev = os.stat(mountpoint).st_dev
+                vfs = os.statvfs(mountpoint)
+            except OSError:
+                return None
+            used = (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize if vfs.f_blocks else None
+            return {"dev": dev, "used": used}
+        table = self.recorded("statfs")
+        if not isinstance(table, dict):
+            return None
+        used = table.get(mountpoint)
+        dev = (self.recorded("statfs_dev") or {}).get(mountpoint)
+        return {"dev": dev if _is_count(dev) else None,
+                "used": used if _is_count(used) else None}
 
     def display(self, rel: str) -> str:
         """The name of ``rel`` as the user knows it, for messages."""
@@ -151,11 +224,13 @@ class Root:
             raise self._error(rel, exc) from None
 
     def readlink(self, rel: str) -> Optional[str]:
-        """A symlink's target (``/proc/PID/exe``), or None where it can't be read."""
+        """A symlink's target (``/proc/PID/exe``), or None where it can't be read. A
+        directory without the link answers from its manifest, as a snapshot does."""
         try:
             return os.readlink(self._abs(rel))
         except OSError:
-            return None
+            pass
+        return None if self.live else recorded_link(self, rel)
 
     def listdir(self, rel: str) -> List[str]:
         try:
@@ -176,6 +251,42 @@ class Root:
         except ParseError as exc:
             exc.path = self.display(rel)
             raise
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _name_in(table, number: int) -> Optional[str]:
+    """A name from a manifest's {"uid": "name"} map."""
+    if not isinstance(table, dict):
+        return None
+    name = table.get(str(number))
+    return name if isinstance(name, str) and name else None
+
+
+def recorded_link(root: Root, rel: str) -> Optional[str]:
+    """A /proc/PID/exe target kept in the manifest (links are not archived)."""
+    parts = rel.split("/")
+    if len(parts) == 3 and parts[0] == "proc" and parts[2] == "exe":
+        target = (root.recorded("exe") or {}).get(parts[1])
+        return target if isinstance(target, str) else None
+    return None
+
+
+def _load_manifest(root: Root) -> dict:
+    """A directory's manifest.json, when it is a memscope snapshot's (extracted); else {}."""
+    if not os.path.isfile(root._abs("manifest.json")):
+        return {}
+    import json
+
+    try:
+        data = json.loads(root.read_bytes("manifest.json").decode("utf-8"))
+    except (SourceError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("format") != "memscope-snapshot":
+        return {}
+    return data
 
 
 def open_root(path: str) -> Root:

@@ -64,8 +64,17 @@ def test_malformed_zoneinfo_names_file_and_line(host):
     first_min = text.index("        min ")
     path.write_text(text[:first_min] + "        min      3x9" +
                     text[text.index("\n", first_min):])
-    one_error_line(run_memscope("summary", "--root", host, "--format", "json"),
+    # zoneinfo is required by zones: one error line naming file and line, exit 1
+    one_error_line(run_memscope("zones", "--root", host, "--format", "json"),
                    f"{path}: line ", "'3x9' is not a number")
+    # ... and optional for summary: zones empty, a file_malformed note naming file and line
+    r = run_memscope("summary", "--root", host, "--format", "json")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["zones"] == [] and doc["physical"] is None
+    assert {"code": "file_malformed", "text": f"{path}: line {text[:first_min].count(chr(10)) + 1}"
+            ": min: '3x9' is not a number: zones, physical and the MemAvailable rebuild "
+            "unknown"} in doc["notes"]
 
 
 def test_optional_files_may_be_absent(host):

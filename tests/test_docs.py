@@ -96,3 +96,68 @@ def test_shell_completion():
                        env=dict(os.environ, _MEMSCOPE_COMPLETE="bash_source",
                                 PYTHONPATH=str(REPO)))
     assert r.returncode == 0 and "_MEMSCOPE_COMPLETE" in r.stdout
+
+
+# --- docs/: the repository explains itself ------------------------------------------------
+
+def note_codes_in_code():
+    """Every note code the code can emit: Notes.add / add_note / {"code": ...} literals, the
+    policy's codes, and the codes a report section is renamed to."""
+    import ast
+
+    codes = set()
+    for path in sorted((REPO / "memscope").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else \
+                    getattr(func, "id", None)
+                args = list(node.args)
+                if name == "add" and isinstance(func, ast.Attribute) and \
+                        "notes" in ast.unparse(func.value) and args:
+                    codes.add(args[0])
+                elif name == "add_note" and len(args) > 1:
+                    codes.add(args[1])
+                elif name == "section" and len(args) > 3 and isinstance(args[3], ast.Dict):
+                    codes.update(args[3].values)
+                for kw in node.keywords:
+                    if kw.arg == "missing":
+                        codes.add(kw.value)
+            elif isinstance(node, ast.Dict):
+                for key, value in zip(node.keys, node.values):
+                    if isinstance(key, ast.Constant) and key.value == "code":
+                        codes.add(value)
+    from memscope.collect.policy import CODES
+
+    found = {c.value for c in codes if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+    return found | set(CODES)
+
+
+def test_every_note_code_is_in_the_contract():
+    codes = note_codes_in_code()
+    assert len(codes) > 35  # the scan finds them (the contract lists 40)
+    contract = (REPO / "docs" / "contract.md").read_text()
+    missing = sorted(c for c in codes if f"`{c}`" not in contract)
+    assert not missing, f"note codes not in docs/contract.md: {missing}"
+
+
+def test_kernel_doc_keeps_the_cited_section_numbers():
+    """The code cites kernel semantics by section (§2.4): each cited section is a heading of
+    docs/kernel.md, so a citation can be re-pointed there mechanically."""
+    import re
+
+    headings = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", (REPO / "docs" / "kernel.md")
+                              .read_text(), re.M))
+    cited = set()
+    for path in sorted((REPO / "memscope").rglob("*.py")):
+        for refs in re.findall(r"KERNEL\.md ((?:§[\d.]+(?:, )?)+)", path.read_text()):
+            cited.update(n.rstrip(".") for n in re.findall(r"§([\d.]+)", refs))
+    assert cited and cited <= headings, sorted(cited - headings)
+
+
+def test_readme_links_the_docs():
+    readme = (REPO / "README.md").read_text()
+    for name in ("contract", "kernel", "architecture"):
+        assert f"docs/{name}.md" in readme
+        assert (REPO / "docs" / f"{name}.md").is_file()

@@ -21,12 +21,13 @@ from memscope.parsers.mounts import parse_mounts
 from memscope.parsers.pressure import parse_pressure
 from memscope.parsers.slabinfo import parse_slabinfo
 from memscope.parsers.smaps import parse_smaps, parse_smaps_rollup
-from memscope.parsers.stat import parse_stat
 from memscope.parsers.status import parse_status
+from memscope.parsers.sysctl import parse_number, parse_numbers
 from memscope.parsers.vmallocinfo import parse_vmallocinfo
 from memscope.parsers.vmstat import parse_vmstat
 from memscope.parsers.zoneinfo import parse_zoneinfo
-from memscope.parsers.zram import parse_arcstats, parse_mm_stat
+from memscope.parsers.arcstats import parse_arcstats
+from memscope.parsers.zram import parse_mm_stat
 
 VIEWS = FIXTURES / "this-vm-6.18.44-kernel-views"
 LIVE = FIXTURES / "this-vm-6.18.44-live"
@@ -47,14 +48,13 @@ PARSERS = {
     parse_value: FIXTURES / "container-cgroup1-256m/sys/fs/cgroup/memory/memory.usage_in_bytes",
     parse_arcstats: FIXTURES / "constructed-zram-zfs/proc/spl/kstat/zfs/arcstats",
     parse_mm_stat: FIXTURES / "constructed-zram-zfs/sys/block/zram0/mm_stat",
+    parse_number: VIEWS / "proc/sys/vm/min_free_kbytes",
+    parse_numbers: VIEWS / "proc/sys/vm/lowmem_reserve_ratio",
     parse_kconfig: None,
-    parse_stat: None,
     parse_sysvipc_shm: None,
 }
 SAMPLES = {
     parse_kconfig: "CONFIG_VMAP_STACK=y\n# CONFIG_HIGHMEM is not set\nCONFIG_X=\"a b\"\n",
-    parse_stat: "4242 (a) b) R 1 4242 4242 0 -1 4194560 " + " ".join(["0"] * 12) +
-                " 777 123456789 99 " + " ".join(["0"] * 25) + "\n",
     parse_sysvipc_shm: "       key      shmid perms       size  cpid  lpid nattch   uid   gid  "
                        "cuid  cgid      atime      dtime      ctime        rss       swap\n"
                        "1836412275          7   600    4194304  1234  1234      1     0     0 "
@@ -138,7 +138,8 @@ def test_not_quadratic(parser):
     body = base.split("\n", 1)
     small = base * 20
     large = base * 200
-    if parser in (parse_value, parse_mm_stat, parse_stat, parse_smaps_rollup):
+    if parser in (parse_value, parse_mm_stat, parse_smaps_rollup, parse_number,
+                  parse_numbers):
         small = body[0] + "\n" + "x" * 20_000 + "\n"
         large = body[0] + "\n" + "x" * 200_000 + "\n"
 

@@ -15,7 +15,8 @@ from memscope.parsers.buddyinfo import parse_buddyinfo, unusable_index
 from memscope.parsers.ipc import parse_sysvipc_shm
 from memscope.parsers.slabinfo import parse_slabinfo
 from memscope.parsers.vmallocinfo import Area, fold_caller, parse_vmallocinfo
-from memscope.parsers.zram import parse_arcstats, parse_mm_stat
+from memscope.parsers.arcstats import parse_arcstats
+from memscope.parsers.zram import parse_mm_stat
 from test_golden import check
 
 VIEWS = FIXTURES / "this-vm-6.18.44-kernel-views"

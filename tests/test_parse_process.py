@@ -1,4 +1,4 @@
-"""parse_smaps, parse_smaps_rollup, parse_status, parse_stat, parse_cmdline, parse_mounts:
+"""parse_smaps, parse_smaps_rollup, parse_status, parse_cmdline, parse_mounts:
 whole records across eras, every fixture, malformed input."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from conftest import FIXTURES
 from memscope.errors import ParseError
 from memscope.parsers.mounts import parse_mounts
 from memscope.parsers.smaps import _parse_lines, _to_columns, parse_smaps, parse_smaps_rollup
-from memscope.parsers.stat import parse_cmdline, parse_stat
+from memscope.parsers.cmdline import parse_cmdline
 from memscope.parsers.status import parse_status, unescape_name
 
 KB = 1024
@@ -47,19 +47,18 @@ def test_rollup_6_18_whole_record():
 def test_smaps_3_13_whole_first_and_last_records():
     smaps = parse_smaps((FIXTURES / "ubuntu1404-proc-snapshot-3.13/proc/16235/smaps")
                         .read_text())
-    maps = smaps.mappings()
-    assert len(maps) == 42
-    first = maps[0]
-    assert (first.start, first.end, first.perms, first.offset, first.dev, first.inode,
-            first.path) == (0x400000, 0x41f000, "r-xp", 0, "08:01", 24379500, "/bin/cp")
-    # the counters memscope reads (SUMMED_FIELDS); Referenced and the page sizes are not
-    assert first.fields == {"Size": 124 * KB, "Rss": 88 * KB, "Pss": 88 * KB,
-                            "Shared_Clean": 0, "Shared_Dirty": 0,
-                            "Private_Clean": 88 * KB, "Private_Dirty": 0,
-                            "Anonymous": 0, "AnonHugePages": 0, "Swap": 0, "Locked": 0}
-    assert first.vmflags == ("rd", "ex", "mr", "mw", "me", "dw", "sd")
-    assert maps[-1].path == "[vsyscall]"
-    assert smaps.totals()["Rss"] == sum(m.fields["Rss"] for m in maps)
+    assert len(smaps) == 42
+    assert smaps.headers[0].split() == ["00400000-0041f000", "r-xp", "00000000", "08:01",
+                                        "24379500", "/bin/cp"]
+    # the counters memscope reads (SUMMED_FIELDS), in kB; Referenced and the page sizes not
+    first = {k: col[0] for k, col in smaps.columns.items()}
+    assert first == {"Size": 124, "Rss": 88, "Pss": 88,
+                     "Shared_Clean": 0, "Shared_Dirty": 0,
+                     "Private_Clean": 88, "Private_Dirty": 0,
+                     "Anonymous": 0, "AnonHugePages": 0, "Swap": 0, "Locked": 0}
+    assert smaps.vmflags[0].split() == ["rd", "ex", "mr", "mw", "me", "dw", "sd"]
+    assert smaps.headers[-1].endswith(" [vsyscall]")
+    assert smaps.totals()["Rss"] == sum(smaps.columns["Rss"]) * KB
 
 
 def test_smaps_arm_4_1_sysv_and_two_heaps():
@@ -165,21 +164,7 @@ def test_status_name_unescaping():
     assert st.name == "evil) \n name"
 
 
-def test_stat_parses_at_the_last_paren():
-    text = "4242 (a) b (c)) R 1 4242 4242 0 -1 4194560 " + " ".join(["0"] * 12) + \
-        " 777 123456789 99 " + " ".join(["0"] * 25) + "\n"
-    st = parse_stat(text)
-    assert (st["pid"], st["comm"], st["state"], st["ppid"]) == (4242, "a) b (c)", "R", 1)
-    assert (st["flags"], st["starttime"], st["vsize"], st["rss_pages"]) == \
-        (4194560, 777, 123456789, 99)
-    for bad in ("", "4242 no paren\n", "x (a) R 1\n", "1 (a) R 1 2\n"):
-        with pytest.raises(ParseError):
-            parse_stat(bad)
-
-
-def test_live_stat_and_cmdline():
-    st = parse_stat(open("/proc/self/stat").read())
-    assert st["pid"] > 0 and st["comm"]
+def test_cmdline():
     assert parse_cmdline(b"python3\x00-c\x00pass\x00") == "python3 -c pass"
     assert parse_cmdline(b"a\xff\x00") == "a\ufffd"
 

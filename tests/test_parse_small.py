@@ -68,3 +68,14 @@ def test_kconfig_vmap_stack():
     config = parse_kconfig(gzip.decompress((LIVE / "config.gz").read_bytes()).decode())
     assert config["CONFIG_VMAP_STACK"] == "y"
     assert "CONFIG_HIGHMEM" not in config
+
+
+def test_sysctl_values():
+    from memscope.errors import ParseError
+    from memscope.parsers.sysctl import parse_number, parse_numbers
+
+    assert parse_number("67584\n") == 67584
+    assert parse_numbers("256\t256\t32\t0\t0\n") == [256, 256, 32, 0, 0]
+    for bad in ("", "12 13\n", "1x\n", "1\n2\n", "²\n"):
+        with pytest.raises(ParseError):
+            parse_number(bad)

@@ -126,22 +126,27 @@ def cgroup_of_pid(root: Root, hier: Hierarchy, pid: int) -> str:
     return path
 
 
-def read_files(root: Root, hier: Hierarchy, path: str) -> Dict[str, Any]:
+def read_files(root: Root, hier: Hierarchy, path: str,
+               notes: Optional[List[Dict[str, str]]] = None) -> Dict[str, Any]:
+    """Every memory file of the cgroup: each optional (collect/policy.py), its figures null
+    and a note where it is malformed or unreadable; silent where absent (files differ by
+    kernel release and configuration)."""
+    from memscope.collect.policy import optional
+
+    notes = [] if notes is None else notes
     rel = hier.rel(path)
     table = V2_FILES if hier.version == 2 else V1_FILES
     files: Dict[str, Any] = {}
     for name, parser in table.items():
-        try:
-            value = root.parse(f"{rel}/{name}", parser, optional=True)
-        except PermissionDenied:
-            continue
+        value = optional(root, f"{rel}/{name}", parser, notes,
+                         "its figures are null", missing=None)
         if value is not None or root.exists(f"{rel}/{name}"):
             files[name] = value
     if hier.version == 1 and hier.unified:
         # v1 has no PSI of its own: the unified tree's, at the same path, where it exists
-        files["memory.pressure"] = root.parse(
-            (hier.unified if path == "/" else hier.unified + path) + "/memory.pressure",
-            parse_pressure, optional=True)
+        files["memory.pressure"] = optional(
+            root, (hier.unified if path == "/" else hier.unified + path) + "/memory.pressure",
+            parse_pressure, notes, "pressure is null", missing=None)
     if not root.isdir(rel):
         raise MemscopeError(f"cgroup {path}: removed while being read "
                             f"({root.display(rel)})")
@@ -174,7 +179,7 @@ def read_cgroup(root: Root, hier: Hierarchy, path: str, notes: List[Dict[str, st
     and its children (or a report's top scan and its cgroups) read each process once."""
     from memscope.collect.procs import Options, Users, read_process
 
-    files = read_files(root, hier, path)
+    files = read_files(root, hier, path, notes)
     doc = build_cgroup(path, hier.version, files, path == "/", notes)
     pids = member_pids(root, hier, path)
     procs, unreadable = [], 0

@@ -16,7 +16,7 @@ from memscope.errors import NotFound, ParseError, PermissionDenied, SourceError,
 from memscope.model.process import PROCESS_KEYS, Process, build_process, figure_sources
 from memscope.parsers.memcg import memory_cgroup
 from memscope.parsers.smaps import parse_smaps, parse_smaps_rollup
-from memscope.parsers.stat import parse_cmdline
+from memscope.parsers.cmdline import parse_cmdline
 from memscope.parsers.status import Status, parse_status
 from memscope.sources import Root
 
@@ -26,29 +26,20 @@ if TYPE_CHECKING:
 
 
 class Users:
-    """uid -> user name: the live host's passwd database; under another root the uid as
-    text (a captured tree has no passwd), unless a map is given."""
+    """uid -> user name, cached, from the root's host facts (Root.user_name: the live
+    passwd database, a snapshot's recorded map); the uid as text where the root does not
+    say (a captured tree has no passwd), unless a map is given."""
 
     def __init__(self, root: Root, names: Optional[Dict[int, str]] = None):
-        self.live = root.live
-        recorded = root.recorded("users") or {}
-        self.cache: Dict[int, str] = {int(k): v for k, v in recorded.items()
-                                      if str(k).isdigit() and isinstance(v, str)}
-        self.cache.update(names or {})
+        self.root = root
+        self.cache: Dict[int, str] = dict(names or {})
 
     def __call__(self, uid: Optional[int]) -> Optional[str]:
         if uid is None:
             return None
         name = self.cache.get(uid)
         if name is None:
-            name = str(uid)
-            if self.live:
-                import pwd
-
-                try:
-                    name = pwd.getpwuid(uid).pw_name
-                except KeyError:
-                    pass
+            name = self.root.user_name(uid) or str(uid)
             self.cache[uid] = name
         return name
 
@@ -229,15 +220,15 @@ def scan(root: Root, pids: List[int], opts: Options,
     return sorted(results.items())
 
 
-def mount_table(root: Root, pid: int):
-    """The process's own view of the mounts (its mount namespace), else the root's."""
+def mount_table(root: Root, pid: int, notes=None):
+    """The process's own view of the mounts (its mount namespace), else the root's: each
+    optional (collect/policy.py), a bad one noted and the next tried."""
+    from memscope.collect.policy import optional
     from memscope.parsers.mounts import parse_mounts
 
     for rel in (f"proc/{pid}/mounts", "proc/self/mounts", "proc/mounts"):
-        try:
-            mounts = root.parse(rel, parse_mounts, optional=True)
-        except PermissionDenied:
-            continue
+        mounts = optional(root, rel, parse_mounts, [] if notes is None else notes,
+                          "the next mount table is used", missing=None)
         if mounts:
             return mounts
     return None
@@ -296,7 +287,7 @@ def collect_proc(root: Root, pids: List[int], maps: bool = False,
                 notes.add("maps_missing", f"pid {pid}: no smaps under this root")
                 smaps = None
             if smaps is not None:
-                mounts = mount_table(root, pid)
+                mounts = mount_table(root, pid, notes)
                 if mounts is None:
                     notes.add("shmem_by_name",
                               "no mount table: shmem mappings are told by their names only "

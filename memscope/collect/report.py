@@ -1,18 +1,23 @@
-"""``memscope report``: the union of the views, for a cron job."""
+"""``memscope report``: the union of the views, for a cron job.
+
+The bad-file policy (collect/policy.py) applies section by section: summary's required file
+(/proc/meminfo) is the report's only required file; a view whose own required file is
+missing, unreadable or malformed (zoneinfo for zones, vmallocinfo for vmalloc, the cgroup
+hierarchy) is null, with a note naming the file and why. A cron job gets a report with notes,
+not nothing.
+"""
 
 from __future__ import annotations
 
+from memscope.collect.policy import section
 from memscope.collect.system import collect_system
 from memscope.collect.views import collect_vmalloc, collect_zones
-from memscope.errors import SourceError
 from memscope.model import Notes
 from memscope.sources import Root
 
 
-
-
 def collect_report(root: Root):
-    """``memscope report``: one document for a cron job (SPEC.md "report")."""
+    """``memscope report``: one document for a cron job (docs/contract.md "report")."""
     from memscope import SCHEMA_VERSION
     from memscope.collect.cgroups import children_of, find_hierarchy, read_cgroup
     from memscope.collect.procs import Options, Users, list_pids, scan
@@ -23,17 +28,15 @@ def collect_report(root: Root):
     inputs = collect_system(root)
     summary = build_summary(inputs)
     notes = Notes()
-    try:
-        zones = collect_zones(root, inputs)
-    except SourceError:
-        zones = None
-    try:
-        vmalloc = collect_vmalloc(root, "caller", 20)
-    except SourceError as exc:
-        vmalloc = None
-        notes.add("vmalloc_unreadable", f"no vmalloc section: {exc}")
+    zones = section(lambda: collect_zones(root, inputs), notes, "zones")
+    # vmalloc_unreadable: the code this section has had since schema 1 (mode 0400: not root)
+    vmalloc = section(lambda: collect_vmalloc(root, "caller", 20), notes, "vmalloc",
+                      {"file_missing": "vmalloc_unreadable",
+                       "file_unreadable": "vmalloc_unreadable"})
     users = Users(root)
     opts = Options(program=True)
+    # /proc itself is listed by summary's required read: a process's bad file is top's
+    # per-process policy (skipped, counted, named in a warning)
     results = scan(root, list_pids(root), opts, users)
     top, warnings = build_top(results, "pss", 20, (), None, "program")
     known = dict(results)  # the cgroups' members: read once, here

@@ -4,10 +4,9 @@ missing one means. Parsers never decide that; the CLI never reads files.
 
 from __future__ import annotations
 
-import os
-import time
 from typing import Optional
 
+from memscope.collect.policy import optional, required
 from memscope.errors import ParseError, SourceError
 from memscope.model import Notes
 from memscope.model.system import SystemInputs, rebuild_available
@@ -31,21 +30,20 @@ def read_identity(root: Root) -> dict:
         "root": root.path,
         "hostname": hostname.strip() if hostname else None,
         "kernel": kernel.strip() if kernel else None,
-        "taken_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) if root.live
-        else root.recorded("taken_at"),
+        "taken_at": root.taken_at(),
     }
 
 
 def page_size(root: Root, meminfo, zoneinfo, notes: Notes) -> int:
-    """The page size: this machine's when live; otherwise inferred from the root's files.
+    """The page size: the root's (Root.page_size: live, or recorded in a snapshot);
+    otherwise inferred from the root's files.
 
     Captured trees do not record it, but meminfo (kB) and zoneinfo (pages) count the same
     free pages, so their ratio gives it.
     """
-    if root.live:
-        return os.sysconf("SC_PAGE_SIZE")
-    if isinstance(root.recorded("page_size"), int):
-        return root.recorded("page_size")
+    known = root.page_size()
+    if known is not None:
+        return known
     if zoneinfo is not None:
         # Pairs of (bytes, pages) that count the same pages. Free pages first; the LRU lists
         # next, which stay exact where MemFree counts memory not yet initialised.
@@ -90,8 +88,11 @@ def vmap_stack(root: Root, kernel: Optional[str]) -> Optional[bool]:
             text = zlib.decompress(data, 47).decode("ascii", "replace")
         except zlib.error:
             text = None
-    if text is None and root.live and kernel:
-        text = root.read_optional(f"boot/config-{kernel}")
+    if text is None and kernel and "/" not in kernel:  # live /boot, or a tree holding one
+        try:
+            text = root.read_optional(f"boot/config-{kernel}")
+        except SourceError:
+            text = None
     if text is None:
         return None
     try:
@@ -101,38 +102,54 @@ def vmap_stack(root: Root, kernel: Optional[str]) -> Optional[bool]:
     return config.get("CONFIG_VMAP_STACK") == "y"
 
 
-def hugetlb_from_sysfs(root: Root) -> Optional[int]:
-    """Σ nr_hugepages × size over every huge page size (for kernels without Hugetlb)."""
+def hugetlb_from_sysfs(root: Root, notes: Notes) -> Optional[int]:
+    """Σ nr_hugepages × size over every huge page size (for kernels without Hugetlb); None
+    when a size's count is unknown (a partial sum would be a wrong figure)."""
+    from memscope.parsers.sysctl import parse_number
+
     base = "sys/kernel/mm/hugepages"
     if not root.exists(base):
         return None
     total = 0
     for name in root.listdir(base):
-        if not (name.startswith("hugepages-") and name.endswith("kB")):
-            continue
         size_kb = name[len("hugepages-"):-2]
-        count = root.read_optional(f"{base}/{name}/nr_hugepages")
-        if count is None or not size_kb.isdigit() or not count.strip().isdigit():
+        if not (name.startswith("hugepages-") and name.endswith("kB") and size_kb.isdigit()
+                and size_kb.isascii()):
             continue
-        total += int(count) * int(size_kb) * 1024
+        count = optional(root, f"{base}/{name}/nr_hugepages", parse_number, notes,
+                         "hugetlb counts the default page size only")
+        if count is None:
+            return None
+        total += count * int(size_kb) * 1024
     return total
 
 
 def collect_system(root: Root) -> SystemInputs:
     notes = Notes()
     meminfo = zoneinfo = None
+    # The files of summary (docs/contract.md "Bad files"): meminfo is required; the rest
+    # optional, their absence silent where the document's nulls already say it.
     for _attempt in range(LIVE_REREADS if root.live else 1):
         # zoneinfo then meminfo, back to back: the two snapshots MemAvailable is rebuilt from.
-        zoneinfo = root.parse("proc/zoneinfo", parse_zoneinfo, optional=True)
-        meminfo = root.parse("proc/meminfo", parse_meminfo)
+        # Only a live host moves between reads, so only there is a mismatch worth a re-read
+        # (docs/kernel.md §2.4, error budget (1)); a directory or snapshot is read once.
+        attempt_notes = Notes()
+        zoneinfo = optional(root, "proc/zoneinfo", parse_zoneinfo, attempt_notes,
+                            "zones, physical and the MemAvailable rebuild unknown",
+                            missing=None)
+        meminfo = required(root, "proc/meminfo", parse_meminfo)
         if zoneinfo is None or not root.live or "MemAvailable" not in meminfo:
             break
-        probe = SystemInputs(meminfo, zoneinfo, page_size=os.sysconf("SC_PAGE_SIZE"))
+        probe = SystemInputs(meminfo, zoneinfo, page_size=root.page_size())
         rebuilt = rebuild_available(probe)
         if rebuilt is not None and rebuilt["estimate"] == meminfo["MemAvailable"]:
             break
-    vmstat = root.parse("proc/vmstat", parse_vmstat, optional=True)
-    pressure = root.parse("proc/pressure/memory", parse_pressure, optional=True)
+    for item in attempt_notes.items:
+        notes.add(item["code"], item["text"])
+    vmstat = optional(root, "proc/vmstat", parse_vmstat, notes,
+                      "reclaim and OOM activity unknown", missing=None)
+    pressure = optional(root, "proc/pressure/memory", parse_pressure, notes,
+                        "pressure unknown", missing=None)
     source = read_identity(root)
     inp = SystemInputs(
         meminfo=meminfo,
@@ -141,7 +158,7 @@ def collect_system(root: Root) -> SystemInputs:
         pressure=pressure,
         page_size=page_size(root, meminfo, zoneinfo, notes),
         vmap_stack=vmap_stack(root, source["kernel"]) if "VmallocUsed" in meminfo else None,
-        hugetlb_sysfs=None if "Hugetlb" in meminfo else hugetlb_from_sysfs(root),
+        hugetlb_sysfs=None if "Hugetlb" in meminfo else hugetlb_from_sysfs(root, notes),
         source=source,
         notes=notes,
     )
@@ -150,27 +167,26 @@ def collect_system(root: Root) -> SystemInputs:
 
     inp.container = container_view(root, meminfo["MemTotal"])
     if vmalloc_era(meminfo) == VMALLOC_ZERO:
-        inp.vmalloc_pages, stacks = vmalloc_from_vmallocinfo(root, inp.page_size)
+        inp.vmalloc_pages, stacks = vmalloc_from_vmallocinfo(root, inp.page_size, notes)
         if stacks and inp.vmap_stack is None:
             inp.vmap_stack = True  # kernel stacks seen among the vmalloc areas
-    inp.zram = read_zram(root)
+    inp.zram = read_zram(root, notes)
     if root.exists("proc/spl/kstat/zfs/arcstats"):
-        from memscope.parsers.zram import parse_arcstats
+        from memscope.parsers.arcstats import parse_arcstats
 
-        inp.arc = root.parse("proc/spl/kstat/zfs/arcstats", parse_arcstats, optional=True)
+        inp.arc = optional(root, "proc/spl/kstat/zfs/arcstats", parse_arcstats, notes,
+                           "the ZFS ARC is not shown", missing=None)
     return inp
 
 
-def vmalloc_from_vmallocinfo(root: Root, page: int):
+def vmalloc_from_vmallocinfo(root: Root, page: int, notes: Notes):
     """(Σ pages= of the vmalloc areas in bytes, whether kernel stacks are among them), or
-    (None, False) where vmallocinfo can't be read."""
+    (None, False) where vmallocinfo can't be read (mode 0400: not root)."""
     from memscope.model.views import STACK_CALLERS
     from memscope.parsers.vmallocinfo import fold_caller, parse_vmallocinfo
 
-    try:
-        areas = root.parse("proc/vmallocinfo", parse_vmallocinfo, optional=True)
-    except SourceError:
-        return None, False  # mode 0400: not root
+    areas = optional(root, "proc/vmallocinfo", parse_vmallocinfo, notes,
+                     "the vmalloc category is not known", missing=None)
     if areas is None:
         return None, False
     stacks = any(a.caller and fold_caller(a.caller).split(" ")[0] in STACK_CALLERS
@@ -178,7 +194,7 @@ def vmalloc_from_vmallocinfo(root: Root, page: int):
     return page * sum(a.pages or 0 for a in areas if a.type == "vmalloc"), stacks
 
 
-def read_zram(root: Root) -> dict:
+def read_zram(root: Root, notes: Notes) -> dict:
     from memscope.parsers.zram import parse_mm_stat
 
     out = {}
@@ -186,7 +202,8 @@ def read_zram(root: Root) -> dict:
         return out
     for name in root.listdir("sys/block"):
         if name.startswith("zram"):
-            stat = root.parse(f"sys/block/{name}/mm_stat", parse_mm_stat, optional=True)
+            stat = optional(root, f"sys/block/{name}/mm_stat", parse_mm_stat, notes,
+                            f"{name} is not shown", missing=None)
             if stat is not None:
                 out[name] = stat
     return out

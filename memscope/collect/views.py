@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import Optional
 
+from memscope.collect.policy import optional, required
 from memscope.collect.system import LIVE_REREADS, page_size
 from memscope.errors import ParseError, SourceError
 from memscope.model import Notes
@@ -14,40 +14,54 @@ from memscope.parsers.zoneinfo import parse_zoneinfo
 from memscope.sources import Root
 
 
-def read_tunables(root: Root) -> dict:
-    """vm.min_free_kbytes (as bytes), vm.watermark_scale_factor, vm.lowmem_reserve_ratio."""
-    def number(rel):
-        text = root.read_optional(rel)
-        return int(text) if text is not None and text.strip().isdigit() else None
+def read_tunables(root: Root, notes: Notes) -> dict:
+    """vm.min_free_kbytes (as bytes), vm.watermark_scale_factor, vm.lowmem_reserve_ratio:
+    optional files, null when absent (a captured tree without sysctls)."""
+    from memscope.parsers.sysctl import parse_number, parse_numbers
 
-    kb = number("proc/sys/vm/min_free_kbytes")
-    ratio = root.read_optional("proc/sys/vm/lowmem_reserve_ratio")
+    kb = optional(root, "proc/sys/vm/min_free_kbytes", parse_number, notes,
+                  "tunables.min_free_bytes unknown", missing=None)
     return {
         "min_free_bytes": None if kb is None else kb * 1024,
-        "watermark_scale_factor": number("proc/sys/vm/watermark_scale_factor"),
-        "lowmem_reserve_ratio": [int(x) for x in ratio.split()]
-        if ratio and all(x.isdigit() for x in ratio.split()) else None,
+        "watermark_scale_factor": optional(
+            root, "proc/sys/vm/watermark_scale_factor", parse_number, notes,
+            "tunables.watermark_scale_factor unknown", missing=None),
+        "lowmem_reserve_ratio": optional(
+            root, "proc/sys/vm/lowmem_reserve_ratio", parse_numbers, notes,
+            "tunables.lowmem_reserve_ratio unknown", missing=None),
     }
 
 
 def collect_zones(root: Root, inputs: Optional[SystemInputs] = None) -> dict:
     """``zones``; ``inputs`` (a summary's, in report) saves reading zoneinfo and meminfo
     again."""
-    from memscope.model.views import build_zones
+    from memscope.model.views import build_zone_view
     from memscope.parsers.buddyinfo import parse_buddyinfo
 
+    notes = Notes()
+    # required: zoneinfo; optional: meminfo (page size), buddyinfo, the vm sysctls
     if inputs is not None and inputs.zoneinfo is not None:
         zoneinfo, meminfo = inputs.zoneinfo, inputs.meminfo
     else:
-        zoneinfo = root.parse("proc/zoneinfo", parse_zoneinfo)
-        meminfo = root.parse("proc/meminfo", parse_meminfo, optional=True)
-    buddy = root.parse("proc/buddyinfo", parse_buddyinfo, optional=True)
-    notes = Notes()
-    page = page_size(root, meminfo, zoneinfo, notes) if meminfo is not None else \
-        (os.sysconf("SC_PAGE_SIZE") if root.live else 4096)
-    doc = build_zones(zoneinfo, buddy, page, read_tunables(root))
-    if buddy is None:
+        zoneinfo = required(root, "proc/zoneinfo", parse_zoneinfo)
+        meminfo = optional(root, "proc/meminfo", parse_meminfo, notes,
+                           "the page size is not inferred from it", missing=None)
+    buddy_notes = Notes()
+    buddy = optional(root, "proc/buddyinfo", parse_buddyinfo, buddy_notes,
+                     "free blocks per order unknown", missing=None)
+    if meminfo is not None:
+        page = page_size(root, meminfo, zoneinfo, notes)
+    else:
+        page = root.page_size()
+        if page is None:
+            page = 4096
+            notes.add("page_size_assumed",
+                      "page size not recorded under this root: 4096 assumed")
+    doc = build_zone_view(zoneinfo, buddy, page, read_tunables(root, notes))
+    if buddy is None and not buddy_notes.items:  # absent: the code zones has always had
         notes.add("buddyinfo_missing", "no /proc/buddyinfo: free blocks per order unknown")
+    for item in buddy_notes.items:
+        notes.add(item["code"], item["text"])
     if zoneinfo.skipped:
         notes.add("unknown_lines_skipped",
                   f"{len(zoneinfo.skipped)} line(s) of zoneinfo outside the kernel's format "
@@ -58,11 +72,11 @@ def collect_zones(root: Root, inputs: Optional[SystemInputs] = None) -> dict:
 
 def view_page_size(root: Root, meminfo, notes: Notes) -> int:
     """The page size for a view that has no zoneinfo of its own to hand."""
-    if root.live:
-        return os.sysconf("SC_PAGE_SIZE")
-    if isinstance(root.recorded("page_size"), int):
-        return root.recorded("page_size")
-    zoneinfo = root.parse("proc/zoneinfo", parse_zoneinfo, optional=True)
+    known = root.page_size()
+    if known is not None:
+        return known
+    zoneinfo = optional(root, "proc/zoneinfo", parse_zoneinfo, notes,
+                        "the page size is not inferred from it", missing=None)
     if meminfo is None:
         notes.add("page_size_assumed", "page size not recorded under this root: 4096 assumed")
         return 4096
@@ -74,10 +88,14 @@ def collect_vmalloc(root: Root, by: str, limit) -> dict:
     from memscope.parsers.vmallocinfo import parse_vmallocinfo
 
     notes = Notes()
+    # Re-read only on a live host: only it moves between two reads (a tree or a snapshot
+    # gives the same bytes again). Not a host fact, so ``live`` is the right question.
     for _ in range(LIVE_REREADS if root.live else 1):
         # vmallocinfo then meminfo, back to back: the vmalloc pages against VmallocUsed
-        areas = root.parse("proc/vmallocinfo", parse_vmallocinfo)
-        meminfo = root.parse("proc/meminfo", parse_meminfo, optional=True)
+        # required: vmallocinfo; optional: meminfo (VmallocUsed), zoneinfo (page size)
+        areas = required(root, "proc/vmallocinfo", parse_vmallocinfo)
+        meminfo = optional(root, "proc/meminfo", parse_meminfo, notes,
+                           "VmallocUsed unknown", missing=None)
         used = meminfo.get("VmallocUsed") if meminfo is not None else None
         doc = build_vmalloc(areas, used, view_page_size(root, meminfo, notes), by, limit)
         if used is None or doc["vmalloc_bytes"] == used:
@@ -104,15 +122,20 @@ def collect_slab(root: Root) -> dict:
     from memscope.model.views import build_slab
     from memscope.parsers.slabinfo import parse_slabinfo
 
-    caches = root.parse("proc/slabinfo", parse_slabinfo)
-    meminfo = root.parse("proc/meminfo", parse_meminfo, optional=True)
+    notes = Notes()
+    # required: slabinfo; optional: meminfo, reclaim_account, zoneinfo (page size)
+    caches = required(root, "proc/slabinfo", parse_slabinfo)
+    meminfo = optional(root, "proc/meminfo", parse_meminfo, notes,
+                       "SReclaimable, SUnreclaim and Slab unknown", missing=None)
     reclaimable = {}
     if root.isdir("sys/kernel/slab"):
+        from memscope.parsers.sysctl import parse_number
+
         for c in caches:
-            text = root.read_optional(f"sys/kernel/slab/{c.name}/reclaim_account")
-            reclaimable[c.name] = None if text is None or not text.strip().isdigit() \
-                else text.strip() == "1"
-    notes = Notes()
+            flag = optional(root, f"sys/kernel/slab/{c.name}/reclaim_account", parse_number,
+                            notes, "whether the cache is reclaimable is unknown",
+                            missing=None)  # merged caches are listed under one alias
+            reclaimable[c.name] = None if flag is None else flag == 1
     page = view_page_size(root, meminfo, notes)
     doc = build_slab(caches, reclaimable, page, meminfo.fields if meminfo else {})
     if not reclaimable or all(v is None for v in reclaimable.values()):
@@ -144,31 +167,32 @@ def collect_shmem(root: Root) -> dict:
     from memscope.parsers.smaps import parse_smaps
 
     notes = Notes()
-    meminfo = root.parse("proc/meminfo", parse_meminfo)
-    mounts = root.parse("proc/self/mounts", parse_mounts, optional=True) or []
+    # required: meminfo (Shmem); optional: mounts, sysvipc/shm, each process's maps/smaps
+    meminfo = required(root, "proc/meminfo", parse_meminfo)
+    mounts = optional(root, "proc/self/mounts", parse_mounts, notes,
+                      "tmpfs mounts are not listed", missing=None) or []
     users = Users(root)
     rows, seen, points = [], set(), set()
+    usage_unknown = False
     for _dev, point, fstype, _opts in mounts:
         if fstype not in SHMEM_FS or point in points:
             continue  # a point mounted over again: the last mount is the one seen
         points.add(point)
-        used = (root.recorded("statfs") or {}).get(point)
-        if root.live:
-            try:
-                st = os.stat(point)
-                if st.st_dev in seen:
-                    continue  # the same filesystem mounted again
-                seen.add(st.st_dev)
-                vfs = os.statvfs(point)
-                used = (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize if vfs.f_blocks else None
-            except OSError:
-                used = None
-        rows.append({"mountpoint": point, "fstype": fstype, "used": used})
-    if not root.live and rows and root.recorded("statfs") is None:
+        fs = root.statfs(point)  # a host fact: live statfs, or the snapshot's record
+        if fs is not None and fs["dev"] is not None:
+            if fs["dev"] in seen:
+                continue  # the same filesystem mounted again
+            seen.add(fs["dev"])
+        usage_unknown = usage_unknown or fs is None
+        rows.append({"mountpoint": point, "fstype": fstype,
+                     "used": None if fs is None else fs["used"]})
+    if usage_unknown:
+        # (a snapshot records the statfs it measured; a directory tree has none)
         notes.add("mount_usage_unknown", "tmpfs usage is measured with statfs on the live "
                   "host only: 'used' is null under this root")
     sysv = []
-    for seg in root.parse("proc/sysvipc/shm", parse_sysvipc_shm, optional=True) or []:
+    for seg in optional(root, "proc/sysvipc/shm", parse_sysvipc_shm, notes,
+                        "SysV segments are not listed", missing=None) or []:
         sysv.append({"key": "0x%08x" % (seg["key"] & 0xffffffff), "shmid": seg.get("shmid"),
                      "owner": users(seg.get("uid")), "size": seg.get("size"),
                      "rss": seg.get("rss"), "swap": seg.get("swap"),
@@ -221,7 +245,7 @@ def collect_shmem(root: Root) -> dict:
                      if not table.is_shmem(e["path"].replace(" (deleted)", "")))
     attributed = on_mounts + sum(s["rss"] or 0 for s in sysv) + off_mounts
     unattributed = None
-    if total is not None and (root.live or not rows or root.recorded("statfs") is not None):
+    if total is not None and not usage_unknown:
         unattributed = total - attributed
         if unattributed < 0:
             notes.add("shmem_overcounted",

@@ -1,6 +1,6 @@
 """The model: pure builders from parsed records to machine documents in integer bytes.
 
-Builders never read files (collect.py does) and never format for display (render/ does).
+Builders never read files (collect/ does) and never format for display (render/ does).
 Their output is the contract of SPEC.md "Machine output": plain dicts and lists with
 snake_case keys, sizes in integer bytes, ``None`` where a source cannot provide a figure.
 """
@@ -22,6 +22,3 @@ class Notes:
         item = {"code": code, "text": text}
         if item not in self.items:
             self.items.append(item)
-
-    def codes(self) -> List[str]:
-        return [n["code"] for n in self.items]

@@ -389,7 +389,9 @@ def zone_state(free: int, zmin: int, low: int, high: int, managed: int) -> str:
     return "below_min"
 
 
-def build_zones(inp: SystemInputs) -> List[Dict[str, Any]]:
+def summary_zones(inp: SystemInputs) -> List[Dict[str, Any]]:
+    """summary's ``zones``: free against the marks, state, headroom (the ``zones`` command's
+    fuller document is model.views.build_zone_view)."""
     if inp.zoneinfo is None:
         return []
     P = inp.page_size
@@ -446,7 +448,7 @@ def build_summary(inp: SystemInputs) -> Dict[str, Any]:
         "swap": build_swap(mi),
         "breakdown": build_breakdown(inp),
         "physical": build_physical(inp),
-        "zones": build_zones(inp),
+        "zones": summary_zones(inp),
         "pressure": inp.pressure,
         "container": inp.container,
         "activity": build_activity(inp.vmstat),

@@ -15,8 +15,10 @@ STACK_CALLERS = ("alloc_thread_stack_node", "kernel_clone", "copy_process",
                  "dup_task_struct", "_do_fork")
 
 
-def build_zones(zi: Zoneinfo, buddy: Optional[Dict[Tuple[int, str], List[int]]],
-                page: int, tunables: Dict[str, Any]) -> Dict[str, Any]:
+def build_zone_view(zi: Zoneinfo, buddy: Optional[Dict[Tuple[int, str], List[int]]],
+                    page: int, tunables: Dict[str, Any]) -> Dict[str, Any]:
+    """The ``zones`` command's document: every zone with fragmentation, and the tunables
+    (summary's shorter per-zone list is model.system.summary_zones)."""
     from memscope import SCHEMA_VERSION
 
     zones = []

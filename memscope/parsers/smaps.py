@@ -138,16 +138,6 @@ class Smaps:
         what smaps_rollup says (KERNEL.md §6.1)."""
         return {k: sum(v) << 10 for k, v in self.columns.items() if k != "Size"}
 
-    def mappings(self) -> List[Mapping]:
-        out = []
-        for i, header in enumerate(self.headers):
-            m = _header(header, 0)
-            m.fields = {k: col[i] << 10 for k, col in self.columns.items()}
-            if self.vmflags is not None:
-                m.vmflags = tuple(self.vmflags[i].split())
-            out.append(m)
-        return out
-
 
 def parse_smaps(text: str) -> Smaps:
     """Every mapping of a smaps file, by columns (see Smaps).

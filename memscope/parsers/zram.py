@@ -1,4 +1,4 @@
-"""zram and ZFS ARC: memory that already sits in another category.
+"""zram: memory that already sits in another category (the zsmalloc pool).
 
 /sys/block/zramN/mm_stat (Documentation/admin-guide/blockdev/zram.rst), one line::
 
@@ -7,15 +7,6 @@
 
 Units: bytes, except same_pages, pages_compacted, huge_pages (pages). mem_used_total is the
 zsmalloc pool's RAM: the zsmalloc category (nr_zspages), never a sibling of it.
-
-/proc/spl/kstat/zfs/arcstats (OpenZFS kstat): a two-line header, then ``name type data``::
-
-    13 1 0x01 123 33456 1234567 7654321
-    name                            type data
-    size                            4    1073741824
-    c_min                           4    33554432
-
-Units: bytes for size, c, c_min, c_max.
 """
 
 from __future__ import annotations
@@ -35,20 +26,3 @@ def parse_mm_stat(text: str) -> Dict[str, int]:
     if len(parts) < 3:
         raise ParseError(f"expected at least 3 numbers, got {len(parts)}", 1)
     return {name: parse_int(value, name, 1) for name, value in zip(MM_STAT, parts)}
-
-
-def parse_arcstats(text: str) -> Dict[str, int]:
-    check_text(text)
-    lines = text.splitlines()
-    out: Dict[str, int] = {}
-    start = next((i for i, line in enumerate(lines) if line.split()[:1] == ["name"]), None)
-    if start is None:
-        raise ParseError("no 'name type data' header", None)
-    for lineno, line in enumerate(lines[start + 1:], start + 2):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 3:
-            raise ParseError(f"expected 'name type data', got {line.strip()[:60]!r}", lineno)
-        out[parts[0]] = parse_int(parts[2], parts[0], lineno)
-    return out
