@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 
 from memscope.errors import (
     MemscopeError,
@@ -37,20 +38,23 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 READ_CHUNK = 128 * 1024
 
 
-def _read_fd(path: str, rel: str) -> bytes:
+def _read_fd(fd: int, rel: str, limit: Optional[int] = None) -> bytes:
+    """Read an open fd to its end (or to ``limit`` bytes), closing it."""
     # Read in chunks: sysctl files kmalloc a buffer of the requested size (asking for the
     # cap at once fails with ENOMEM), and seq_file resumes cleanly between reads.
     chunks = []
     size = 0
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    cap = MAX_FILE_BYTES if limit is None else limit
     try:
         while True:
-            chunk = os.read(fd, READ_CHUNK)
+            chunk = os.read(fd, min(READ_CHUNK, cap + 1 - size))
             if not chunk:
                 break
             chunks.append(chunk)
             size += len(chunk)
-            if size > MAX_FILE_BYTES:
+            if size > cap:
+                if limit is not None:
+                    break  # the caller cuts and says so
                 raise _TooLarge(rel)
     finally:
         os.close(fd)
@@ -61,14 +65,48 @@ class _TooLarge(Exception):
     pass
 
 
+class _Refused(Exception):
+    """A path under a --root that memscope will not read: ``reason`` says why."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+# Linux's own limit on symlinks followed in one lookup (MAXSYMLINKS, include/linux/namei.h).
+MAX_LINKS = 40
+_O_PATH = getattr(os, "O_PATH", 0)
+_KIND = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+         stat.S_IFBLK: "a block device", stat.S_IFDIR: "a directory", stat.S_IFLNK: "a symlink"}
+
+
+def _kind(mode: int) -> str:
+    return _KIND.get(stat.S_IFMT(mode), "not a regular file")
+
+
 class Root:
-    """Read files of a host: the live one (``/``) or a directory laid out as one."""
+    """Read files of a host: the live one (``/``) or a directory laid out as one.
+
+    Under a directory root every name is resolved one component at a time with directory
+    file descriptors, as openat2(RESOLVE_IN_ROOT) would (Python has no openat2): a relative
+    symlink is followed only while it stays inside the root; an absolute one, or one whose
+    ``..`` climbs above the root, is refused, never followed. Only regular files are read
+    (fstat after a non-blocking open): a FIFO, socket or device is refused unread. The live
+    host's /proc and /sys are read as they are, by path; a path longer than PATH_MAX (a deep
+    cgroup) is walked with directory file descriptors instead.
+    """
 
     def __init__(self, path: str = "/"):
         self.path = path
-        real = os.path.realpath(path)
+        try:
+            real = os.path.realpath(path)
+        except OSError as exc:  # a relative path from a deleted working directory
+            raise MemscopeError(f"--root {path}: {exc.strerror} (the current directory is "
+                                "gone? give an absolute path)") from None
         self.live = real == "/"
         if not self.live:
+            if not os.path.isabs(real):
+                raise MemscopeError(f"--root {path}: the current directory was removed "
+                                    "(give an absolute path)")
             if not os.path.exists(path):
                 raise MemscopeError(f"--root {path}: no such directory "
                                     "(give a directory holding proc/ and sys/ as on a host)")
@@ -76,9 +114,18 @@ class Root:
                 raise MemscopeError(f"--root {path}: not a directory "
                                     "(give a directory holding proc/ and sys/ as on a host)")
         self._prefix = "/" if self.live else real.rstrip("/") + "/"
+        self._root_fd: Optional[int] = None
 
     def __repr__(self) -> str:
         return f"Root({self.path!r})"
+
+    def __del__(self):
+        fd = getattr(self, "_root_fd", None)
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def recorded(self, key: str):
         """What a snapshot's manifest recorded (page_size, users, exe, statfs, taken_at):
@@ -97,7 +144,8 @@ class Root:
     def _error(self, rel: str, exc: OSError) -> SourceError:
         name = self.display(rel)
         code = exc.errno
-        if code in (errno.ENOENT, errno.ENOTDIR, errno.ESRCH):
+        # ENODEV: a cgroup (or sysfs) file whose object was removed after the open
+        if code in (errno.ENOENT, errno.ENOTDIR, errno.ESRCH, errno.ENODEV):
             return NotFound(name, "no such file")
         if code in (errno.EACCES, errno.EPERM):
             return PermissionDenied(name, "permission denied")
@@ -106,14 +154,173 @@ class Root:
         if code == errno.EISDIR:
             return SourceError(name, "is a directory, not a file",
                                "check the --root tree")
+        if code == errno.ELOOP:
+            return SourceError(name, "too many levels of symbolic links",
+                               "check the --root tree")
         return SourceError(name, os.strerror(code) if code else str(exc))
 
-    def read_bytes(self, rel: str) -> bytes:
-        """The whole file, read in one pass (procfs files are racy across partial reads)."""
+    def _refused(self, rel: str, exc: _Refused) -> SourceError:
+        return SourceError(self.display(rel), f"{exc.reason} (refused, not read)",
+                           "memscope reads only regular files and directories inside "
+                           "the --root tree")
+
+    # -- resolution within the root ----------------------------------------------------
+
+    def _top_fd(self) -> int:
+        if self._root_fd is None:
+            self._root_fd = os.open(self._prefix, _O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        return self._root_fd
+
+    def _walk(self, rel: str, follow_last: bool = True):
+        """Resolve ``rel`` below the root, component by component: (parent O_PATH fd, last
+        name, O_PATH fd of the object, its stat). The caller closes both fds (the parent
+        may be the root's own fd: never close that one; _close does the right thing).
+
+        Under a directory root a symlink is followed only where its target stays inside;
+        on the live host (used for paths past PATH_MAX) links resolve as the kernel would.
+        """
+        strict = not self.live
+        top = self._top_fd()
+        stack = [top]
+        todo = [c for c in reversed(rel.split("/")) if c not in ("", ".")]
+        links = 0
         try:
-            return _read_fd(self._abs(rel), rel)
+            if not todo:
+                fd = os.open(".", _O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=top)
+                return os.dup(top), ".", fd, os.fstat(fd)
+            while todo:
+                comp = todo.pop()
+                if comp == ".":
+                    continue
+                if comp == "..":
+                    if len(stack) == 1:
+                        if strict:
+                            raise _Refused("a symbolic link on the way leads outside the "
+                                           "--root tree")
+                        continue
+                    os.close(stack.pop())
+                    continue
+                last = not todo
+                fd = os.open(comp, _O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=stack[-1])
+                st = os.fstat(fd)
+                if stat.S_ISLNK(st.st_mode) and (follow_last or not last):
+                    os.close(fd)
+                    links += 1
+                    if links > MAX_LINKS:
+                        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
+                    target = os.readlink(comp, dir_fd=stack[-1])
+                    if target.startswith("/"):
+                        if strict:
+                            raise _Refused("a symbolic link on the way leads outside the --root "
+                                           "tree (an absolute target)")
+                        while len(stack) > 1:
+                            os.close(stack.pop())
+                    if not target:
+                        raise OSError(errno.ENOENT, os.strerror(errno.ENOENT))
+                    # (a link to "." leaves nothing to do: the directory on top of the stack)
+                    todo.extend(c for c in reversed(target.split("/")) if c not in ("", "."))
+                    continue
+                if last:
+                    parent = stack.pop() if len(stack) > 1 else os.dup(top)
+                    return parent, comp, fd, st
+                if not stat.S_ISDIR(st.st_mode):
+                    os.close(fd)
+                    raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+                stack.append(fd)
+            # the path ended in '..': the directory now on top of the stack
+            fd = os.open(".", _O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=stack[-1])
+            parent = os.dup(stack[-1])
+            return parent, ".", fd, os.fstat(fd)
+        finally:
+            for fd in stack[1:]:
+                os.close(fd)
+
+    def _direct(self, rel: str) -> bool:
+        """Open by path (the live host) rather than walk?"""
+        return self.live and len(self._prefix) + len(rel) < 4000
+
+    def _open_file(self, rel: str) -> int:
+        """An fd open for reading on the regular file ``rel`` (under a root: checked)."""
+        if self._direct(rel):
+            return os.open(self._abs(rel), os.O_RDONLY | os.O_CLOEXEC)
+        parent, name, pfd, st = self._walk(rel)
+        try:
+            if not stat.S_ISREG(st.st_mode):
+                if stat.S_ISDIR(st.st_mode):
+                    raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
+                if self.live:  # /proc and /sys files are what they are
+                    return os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=parent)
+                raise _Refused(f"is {_kind(st.st_mode)}, not a regular file")
+            # Non-blocking and without following: the name could have been swapped for a
+            # FIFO or a link since the fstat; the inode must be the one checked.
+            fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW
+                         | os.O_NOCTTY, dir_fd=parent)
+            again = os.fstat(fd)
+            if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) or \
+                    not stat.S_ISREG(again.st_mode):
+                os.close(fd)
+                raise _Refused("changed while being opened")
+            return fd
+        finally:
+            os.close(pfd)
+            os.close(parent)
+
+    def _stat(self, rel: str) -> Optional[os.stat_result]:
+        """The object at ``rel`` (links followed within the root), or None."""
+        if self._direct(rel):
+            try:
+                return os.stat(self._abs(rel))
+            except (OSError, ValueError):
+                return None
+        try:
+            parent, _name, fd, st = self._walk(rel)
+        except (OSError, _Refused, ValueError):
+            return None
+        os.close(fd)
+        os.close(parent)
+        return st
+
+    def _open_dir(self, rel: str) -> int:
+        """An fd open for listing on the directory ``rel``."""
+        if self._direct(rel):
+            return os.open(self._abs(rel), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        parent, _name, pfd, st = self._walk(rel)
+        try:
+            if not stat.S_ISDIR(st.st_mode):
+                raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+            return os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=pfd)
+        finally:
+            os.close(pfd)
+            os.close(parent)
+
+    def _canonical(self, rel: str) -> Optional[str]:
+        """``rel`` with links resolved, relative to the root (None if it can't be)."""
+        if self._direct(rel):
+            return os.path.realpath(self._abs(rel))
+        try:
+            fd = self._open_dir(rel)
+        except (OSError, _Refused, ValueError):
+            return None
+        try:
+            return os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+    # -- the interface -----------------------------------------------------------------
+
+    def read_bytes(self, rel: str, limit: Optional[int] = None) -> bytes:
+        """The whole file, read in one pass (procfs files are racy across partial reads).
+        With ``limit``, at most limit + 1 bytes (the caller cuts and says so)."""
+        try:
+            return _read_fd(self._open_file(rel), rel, limit)
         except OSError as exc:
             raise self._error(rel, exc) from None
+        except _Refused as exc:
+            raise self._refused(rel, exc) from None
+        except ValueError:  # a NUL in the name
+            raise SourceError(self.display(rel), "a name with a NUL byte") from None
         except _TooLarge:
             raise SourceError(self.display(rel), f"larger than {MAX_FILE_BYTES} bytes",
                               "not a kernel file: check the --root tree") from None
@@ -130,38 +337,59 @@ class Root:
             return None
 
     def exists(self, rel: str) -> bool:
-        return os.path.exists(self._abs(rel))
+        return self._stat(rel) is not None
 
     def isdir(self, rel: str) -> bool:
-        return os.path.isdir(self._abs(rel))
+        st = self._stat(rel)
+        return st is not None and stat.S_ISDIR(st.st_mode)
 
     def inside(self, rel: str, base: str) -> bool:
         """Is ``rel``, symlinks resolved, still below ``base``? (A hostile tree may hold
         links out of it.)"""
-        real = os.path.realpath(self._abs(rel))
-        top = os.path.realpath(self._abs(base))
+        real = self._canonical(rel)
+        top = self._canonical(base)
+        if real is None or top is None:
+            return False
         return real == top or real.startswith(top.rstrip("/") + "/")
+
+    def _scan(self, rel: str, dirs_only: bool) -> List[str]:
+        try:
+            fd = self._open_dir(rel)
+            try:
+                with os.scandir(fd) as it:
+                    return sorted(e.name for e in it
+                                  if not dirs_only or e.is_dir(follow_symlinks=False))
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise self._error(rel, exc) from None
+        except _Refused as exc:
+            raise self._refused(rel, exc) from None
+        except ValueError:
+            raise SourceError(self.display(rel), "a name with a NUL byte") from None
 
     def subdirs(self, rel: str) -> List[str]:
         """Names of the directories directly under ``rel`` (not following links)."""
-        try:
-            with os.scandir(self._abs(rel)) as it:
-                return sorted(e.name for e in it if e.is_dir(follow_symlinks=False))
-        except OSError as exc:
-            raise self._error(rel, exc) from None
+        return self._scan(rel, True)
+
+    def listdir(self, rel: str) -> List[str]:
+        return self._scan(rel, False)
 
     def readlink(self, rel: str) -> Optional[str]:
         """A symlink's target (``/proc/PID/exe``), or None where it can't be read."""
         try:
-            return os.readlink(self._abs(rel))
-        except OSError:
+            if self._direct(rel):
+                return os.readlink(self._abs(rel))
+            parent, name, fd, st = self._walk(rel, follow_last=False)
+            try:
+                if not stat.S_ISLNK(st.st_mode):
+                    return None
+                return os.readlink(name, dir_fd=parent)
+            finally:
+                os.close(fd)
+                os.close(parent)
+        except (OSError, _Refused, ValueError):
             return None
-
-    def listdir(self, rel: str) -> List[str]:
-        try:
-            return sorted(os.listdir(self._abs(rel)))
-        except OSError as exc:
-            raise self._error(rel, exc) from None
 
     def parse(self, rel: str, parser: Callable[[str], object], optional: bool = False):
         """Read ``rel`` and parse it, naming the file in any ParseError.

@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from memscope.errors import MemscopeError, NotFound, ParseError, PermissionDenied
 from memscope.model.cgroup import add_members, build_cgroup, ordered
+from memscope.parsers import parse_int
 from memscope.parsers.memcg import parse_flat_keyed, parse_value
 from memscope.parsers.pressure import parse_pressure
 from memscope.sources import Root
@@ -159,7 +160,11 @@ def member_pids(root: Root, hier: Hierarchy, path: str) -> Optional[List[int]]:
         rel = stack.pop()
         text = root.read_optional(f"{rel}/cgroup.procs")
         if text:
-            pids.extend(int(x) for x in text.split() if x.isdigit())
+            try:
+                pids.extend(parse_int(x, "pid", n) for n, x in enumerate(text.split(), 1))
+            except ParseError as exc:
+                exc.path = root.display(f"{rel}/cgroup.procs")
+                raise
         try:
             stack.extend(f"{rel}/{d}" for d in root.subdirs(rel))
         except NotFound:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from memscope.errors import NotFound, ParseError, PermissionDenied, SourceError, Unsupported
 from memscope.model.process import PROCESS_KEYS, Process, build_process, figure_sources
+from memscope.parsers import parse_int, parse_number
 from memscope.parsers.memcg import memory_cgroup
 from memscope.parsers.smaps import parse_smaps, parse_smaps_rollup
 from memscope.parsers.stat import parse_cmdline
@@ -32,8 +33,8 @@ class Users:
     def __init__(self, root: Root, names: Optional[Dict[int, str]] = None):
         self.live = root.live
         recorded = root.recorded("users") or {}
-        self.cache: Dict[int, str] = {int(k): v for k, v in recorded.items()
-                                      if str(k).isdigit() and isinstance(v, str)}
+        # (a snapshot's map: keys checked with parse_int when its manifest was validated)
+        self.cache: Dict[int, str] = {int(k): v for k, v in recorded.items()}
         self.cache.update(names or {})
 
     def __call__(self, uid: Optional[int]) -> Optional[str]:
@@ -82,7 +83,17 @@ class Result:
 
 
 def list_pids(root: Root) -> List[int]:
-    return sorted(int(name) for name in root.listdir("proc") if name.isdigit())
+    return sorted(pid_of(name) for name in root.listdir("proc") if is_pid(name))
+
+
+def is_pid(name: str) -> bool:
+    """A /proc entry named as a process: ASCII digits only (``'²'.isdigit()`` is True in
+    Python), at most the 2^22 (PID_MAX_LIMIT, include/linux/threads.h) a kernel can give."""
+    return 0 < len(name) <= 7 and name[0] != "0" and not name.strip("0123456789")
+
+
+def pid_of(name: str) -> int:
+    return parse_int(name, "pid", 1)
 
 
 def _optional_text(root: Root, rel: str) -> Optional[str]:
@@ -141,7 +152,13 @@ def read_process(root: Root, pid: int, opts: Options, users: Users) -> Result:
     except (NotFound, PermissionDenied, Unsupported):
         pass
     oom_text = _optional_text(root, f"{base}/oom_score")
-    oom = int(oom_text) if oom_text is not None and oom_text.strip().isdigit() else None
+    oom = None
+    if oom_text is not None:
+        try:
+            oom = parse_number(oom_text)
+        except ParseError as exc:
+            exc.path = root.display(f"{base}/oom_score")
+            raise
     uid = status.uids[1] if status is not None and status.uids else None
     doc = build_process(pid, status, counters, source,
                         parse_cmdline(raw) if raw is not None else None, users(uid), oom)
@@ -187,7 +204,7 @@ def start_prefetch() -> None:
     from memscope import prefetch
 
     try:
-        pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+        pids = sorted(pid_of(p) for p in os.listdir("/proc") if is_pid(p))
     except OSError:
         return
     root = Root("/")

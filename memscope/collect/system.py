@@ -11,6 +11,7 @@ from typing import Optional
 from memscope.errors import ParseError, SourceError
 from memscope.model import Notes
 from memscope.model.system import SystemInputs, rebuild_available
+from memscope.parsers import parse_int, parse_number
 from memscope.parsers.kconfig import parse_kconfig
 from memscope.parsers.meminfo import parse_meminfo
 from memscope.parsers.pressure import parse_pressure
@@ -110,11 +111,15 @@ def hugetlb_from_sysfs(root: Root) -> Optional[int]:
     for name in root.listdir(base):
         if not (name.startswith("hugepages-") and name.endswith("kB")):
             continue
-        size_kb = name[len("hugepages-"):-2]
-        count = root.read_optional(f"{base}/{name}/nr_hugepages")
-        if count is None or not size_kb.isdigit() or not count.strip().isdigit():
+        try:
+            size_kb = parse_int(name[len("hugepages-"):-2], "page size", 1)
+        except ParseError as exc:
+            exc.path = root.display(f"{base}/{name}")
+            raise
+        count = root.parse(f"{base}/{name}/nr_hugepages", parse_number, optional=True)
+        if count is None:
             continue
-        total += int(count) * int(size_kb) * 1024
+        total += count * size_kb * 1024
     return total
 
 

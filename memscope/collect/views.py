@@ -9,6 +9,7 @@ from memscope.collect.system import LIVE_REREADS, page_size
 from memscope.errors import ParseError, SourceError
 from memscope.model import Notes
 from memscope.model.system import SystemInputs
+from memscope.parsers import parse_int, parse_number
 from memscope.parsers.meminfo import parse_meminfo
 from memscope.parsers.zoneinfo import parse_zoneinfo
 from memscope.sources import Root
@@ -16,17 +17,15 @@ from memscope.sources import Root
 
 def read_tunables(root: Root) -> dict:
     """vm.min_free_kbytes (as bytes), vm.watermark_scale_factor, vm.lowmem_reserve_ratio."""
-    def number(rel):
-        text = root.read_optional(rel)
-        return int(text) if text is not None and text.strip().isdigit() else None
+    from memscope.parsers import parse_numbers
 
-    kb = number("proc/sys/vm/min_free_kbytes")
-    ratio = root.read_optional("proc/sys/vm/lowmem_reserve_ratio")
+    kb = root.parse("proc/sys/vm/min_free_kbytes", parse_number, optional=True)
     return {
         "min_free_bytes": None if kb is None else kb * 1024,
-        "watermark_scale_factor": number("proc/sys/vm/watermark_scale_factor"),
-        "lowmem_reserve_ratio": [int(x) for x in ratio.split()]
-        if ratio and all(x.isdigit() for x in ratio.split()) else None,
+        "watermark_scale_factor": root.parse("proc/sys/vm/watermark_scale_factor",
+                                             parse_number, optional=True),
+        "lowmem_reserve_ratio": root.parse("proc/sys/vm/lowmem_reserve_ratio",
+                                           parse_numbers, optional=True),
     }
 
 
@@ -109,9 +108,9 @@ def collect_slab(root: Root) -> dict:
     reclaimable = {}
     if root.isdir("sys/kernel/slab"):
         for c in caches:
-            text = root.read_optional(f"sys/kernel/slab/{c.name}/reclaim_account")
-            reclaimable[c.name] = None if text is None or not text.strip().isdigit() \
-                else text.strip() == "1"
+            flag = root.parse(f"sys/kernel/slab/{c.name}/reclaim_account", parse_number,
+                              optional=True)
+            reclaimable[c.name] = None if flag is None else flag == 1
     notes = Notes()
     page = view_page_size(root, meminfo, notes)
     doc = build_slab(caches, reclaimable, page, meminfo.fields if meminfo else {})
@@ -206,7 +205,12 @@ def collect_shmem(root: Root) -> dict:
                     categorize(parts[5], "", table) != "shmem":
                 continue
             key = (parts[3], parts[4], parts[5])  # device, inode, path: one object
-            entry = mapped.setdefault(key, {"path": parts[5], "inode": int(parts[4]),
+            try:
+                inode = parse_int(parts[4], "inode", i + 1)
+            except ParseError as exc:
+                exc.path = root.display(f"proc/{pid}/smaps")
+                raise
+            entry = mapped.setdefault(key, {"path": parts[5], "inode": inode,
                                             "pids": [], "rss": 0})
             if pid not in entry["pids"]:
                 entry["pids"].append(pid)

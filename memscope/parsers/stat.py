@@ -13,13 +13,15 @@ from __future__ import annotations
 
 
 from memscope.errors import ParseError
-from memscope.parsers import check_text
+from memscope.parsers import check_text, parse_int
 
 TYPE_CHECKING = False  # typing is not imported on `top`'s path before the fork
 if TYPE_CHECKING:
     from typing import Dict, Union
 
 PF_KTHREAD = 0x00200000
+# proc(5) fields 7, 8, 16-21 (tty_nr .. itrealvalue), as offsets from field 4
+_SIGNED = frozenset(f - 4 for f in (7, 8, 16, 17, 18, 19, 20, 21))
 
 
 def parse_stat(text: str) -> Dict[str, Union[int, str]]:
@@ -30,16 +32,15 @@ def parse_stat(text: str) -> Dict[str, Union[int, str]]:
         raise ParseError("expected 'PID (comm) state ...'", 1)
     pid = text[:lpar]
     rest = text[rpar + 1:].split()
-    if not pid.isdigit() or len(rest) < 22:
-        raise ParseError("expected 'PID (comm) state ...' with at least 24 fields",
-                         text.count("\n", 0, rpar) + 1)
-    try:
-        nums = [int(x) for x in rest[1:22]]
-    except ValueError:
-        raise ParseError("a numeric field after the comm is not a number",
-                         text.count("\n", 0, rpar) + 1) from None
+    lineno = text.count("\n", 0, rpar) + 1
+    if len(rest) < 22:
+        raise ParseError("expected 'PID (comm) state ...' with at least 24 fields", lineno)
+    # fs/proc/array.c do_task_stat: tty_nr, tpgid, cutime, cstime, priority, nice and
+    # itrealvalue are printed signed (%d/%ld); the rest unsigned.
+    nums = [parse_int(x, f"field {i + 4}", lineno, signed=i in _SIGNED)
+            for i, x in enumerate(rest[1:22])]
     return {
-        "pid": int(pid),
+        "pid": parse_int(pid, "pid", 1),
         "comm": text[lpar + 2:rpar],
         "state": rest[0],
         "ppid": nums[0],
