@@ -294,9 +294,12 @@ class ArchiveRoot(Root):
         try:
             manifest = json.loads(self.members[MANIFEST].decode("utf-8"),
                                   parse_constant=_no_constant)
-        except (ValueError, RecursionError) as exc:
-            raise MemscopeError(f"{path}: {MANIFEST} is not valid JSON "
-                                f"({exc or 'nested too deeply'})") from None
+        except RecursionError:
+            raise MemscopeError(f"{path}:{MANIFEST}: nested too deeply (not a manifest "
+                                "memscope wrote)") from None
+        except ValueError as exc:
+            raise MemscopeError(f"{path}:{MANIFEST}: not valid JSON ({str(exc)[:120]})") \
+                from None
         self.manifest = validate_manifest(manifest, f"{path}:{MANIFEST}")
         # every directory's entries, built once: listing is linear in the members
         children: Dict[str, set] = {}

@@ -100,8 +100,13 @@ class Root:
         try:
             real = os.path.realpath(path)
         except OSError as exc:  # a relative path from a deleted working directory
-            raise MemscopeError(f"--root {path}: {exc.strerror} (the current directory is "
-                                "gone? give an absolute path)") from None
+            try:
+                os.getcwd()
+            except OSError:
+                raise MemscopeError(f"--root {path}: the current directory no longer exists "
+                                    "(give an absolute path, or cd somewhere that exists)") \
+                    from None
+            raise MemscopeError(f"--root {path}: {exc.strerror}") from None
         self.live = real == "/"
         if not self.live:
             if not os.path.isabs(real):
@@ -173,8 +178,8 @@ class Root:
 
     def _walk(self, rel: str, follow_last: bool = True):
         """Resolve ``rel`` below the root, component by component: (parent O_PATH fd, last
-        name, O_PATH fd of the object, its stat). The caller closes both fds (the parent
-        may be the root's own fd: never close that one; _close does the right thing).
+        name, O_PATH fd of the object, its stat); self._names holds the components resolved (the
+        canonical path below the root). The caller closes both fds.
 
         Under a directory root a symlink is followed only where its target stays inside;
         on the live host (used for paths past PATH_MAX) links resolve as the kernel would.
@@ -182,6 +187,8 @@ class Root:
         strict = not self.live
         top = self._top_fd()
         stack = [top]
+        self._names: List[str] = []  # the components resolved: the canonical path
+        names = self._names
         todo = [c for c in reversed(rel.split("/")) if c not in ("", ".")]
         links = 0
         try:
@@ -199,6 +206,7 @@ class Root:
                                            "--root tree")
                         continue
                     os.close(stack.pop())
+                    names.pop()
                     continue
                 last = not todo
                 fd = os.open(comp, _O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=stack[-1])
@@ -215,6 +223,7 @@ class Root:
                                            "tree (an absolute target)")
                         while len(stack) > 1:
                             os.close(stack.pop())
+                        del names[:]
                     if not target:
                         raise OSError(errno.ENOENT, os.strerror(errno.ENOENT))
                     # (a link to "." leaves nothing to do: the directory on top of the stack)
@@ -222,11 +231,13 @@ class Root:
                     continue
                 if last:
                     parent = stack.pop() if len(stack) > 1 else os.dup(top)
+                    names.append(comp)
                     return parent, comp, fd, st
                 if not stat.S_ISDIR(st.st_mode):
                     os.close(fd)
                     raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
                 stack.append(fd)
+                names.append(comp)
             # the path ended in '..': the directory now on top of the stack
             fd = os.open(".", _O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=stack[-1])
             parent = os.dup(stack[-1])
@@ -298,15 +309,12 @@ class Root:
         if self._direct(rel):
             return os.path.realpath(self._abs(rel))
         try:
-            fd = self._open_dir(rel)
+            parent, _name, fd, _st = self._walk(rel)
         except (OSError, _Refused, ValueError):
             return None
-        try:
-            return os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
+        os.close(fd)
+        os.close(parent)
+        return self._prefix + "/".join(self._names)
 
     # -- the interface -----------------------------------------------------------------
 

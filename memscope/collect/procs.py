@@ -96,6 +96,30 @@ def pid_of(name: str) -> int:
     return parse_int(name, "pid", 1)
 
 
+# Command lines are capped: the kernel bounds /proc/PID/cmdline only by the argument space
+# (a quarter of RLIMIT_STACK, fs/exec.c), and under a --root one file hard-linked into many
+# processes costs its size each time. Each is cut at CMDLINE_MAX bytes, and once
+# CMDLINE_TOTAL bytes have been kept for one root, at CMDLINE_AFTER_TOTAL; a cut one ends
+# with CMDLINE_CUT.
+CMDLINE_MAX = 128 << 10
+CMDLINE_TOTAL = 64 << 20
+CMDLINE_AFTER_TOTAL = 4 << 10
+CMDLINE_CUT = b" [cut]"
+
+
+def read_cmdline(root: Root, base: str) -> Optional[bytes]:
+    spent = getattr(root, "_cmdline_bytes", 0)
+    cap = CMDLINE_MAX if spent < CMDLINE_TOTAL else CMDLINE_AFTER_TOTAL
+    try:
+        raw = root.read_bytes(f"{base}/cmdline", limit=cap)
+    except (NotFound, PermissionDenied, Unsupported):
+        return None
+    if len(raw) > cap:
+        raw = raw[:cap].rstrip(b"\x00") + CMDLINE_CUT
+    root._cmdline_bytes = spent + len(raw)
+    return raw
+
+
 def _optional_text(root: Root, rel: str) -> Optional[str]:
     try:
         return root.read_text(rel)
@@ -146,11 +170,7 @@ def read_process(root: Root, pid: int, opts: Options, users: Users) -> Result:
             kind, error = "denied", str(exc)
     if status is None and counters is None:
         return Result("vanished")
-    raw = None
-    try:
-        raw = root.read_bytes(f"{base}/cmdline")
-    except (NotFound, PermissionDenied, Unsupported):
-        pass
+    raw = read_cmdline(root, base)
     oom_text = _optional_text(root, f"{base}/oom_score")
     oom = None
     if oom_text is not None:

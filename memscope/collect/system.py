@@ -76,6 +76,26 @@ def page_size(root: Root, meminfo, zoneinfo, notes: Notes) -> int:
     return 4096
 
 
+# A kernel's .config is ~300 KB (6.18 defconfig-ish distro configs: 250-330 KB); 16 MiB is
+# far past any, and bounds what a hostile proc/config.gz can inflate to.
+MAX_KCONFIG_BYTES = 16 << 20
+
+
+def gunzip_capped(data: bytes, cap: int) -> Optional[str]:
+    """A gzip member's text, or None when it is not gzip, is truncated or corrupt, or would
+    inflate past ``cap`` bytes (a bomb is stopped after ``cap`` bytes, not inflated)."""
+    import zlib
+
+    z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = z.decompress(data, cap + 1)
+    except zlib.error:
+        return None
+    if len(out) > cap or not z.eof:
+        return None
+    return out.decode("ascii", "replace")
+
+
 def vmap_stack(root: Root, kernel: Optional[str]) -> Optional[bool]:
     """Is CONFIG_VMAP_STACK set (kernel stacks inside VmallocUsed)? None when unknowable."""
     data = None
@@ -85,12 +105,7 @@ def vmap_stack(root: Root, kernel: Optional[str]) -> Optional[bool]:
         data = None
     text = None
     if data is not None:
-        import zlib
-
-        try:
-            text = zlib.decompress(data, 47).decode("ascii", "replace")
-        except zlib.error:
-            text = None
+        text = gunzip_capped(data, MAX_KCONFIG_BYTES)  # None: looked for elsewhere
     if text is None and root.live and kernel:
         text = root.read_optional(f"boot/config-{kernel}")
     if text is None:
