@@ -24,7 +24,8 @@ import posixpath
 import stat
 from typing import Dict, List, Optional
 
-from memscope.errors import MemscopeError
+from memscope.errors import MemscopeError, ParseError
+from memscope.parsers import parse_int
 from memscope.sources import Root
 
 MANIFEST = "manifest.json"
@@ -134,9 +135,10 @@ def _octal(field: bytes, what: str) -> int:
     text = field.split(b"\0", 1)[0].strip(b" ")
     if not text:
         return 0
-    if len(text) > 12 or text.strip(b"01234567"):
-        raise _Broken(f"a tar header's {what} is not an octal number")
-    return int(text, 8)
+    try:
+        return parse_int(text.decode("ascii", "replace"), what, 1, base=8)
+    except ParseError:
+        raise _Broken(f"a tar header's {what} is not an octal number") from None
 
 
 TYPES = {b"1": "a hard link", b"2": "a symbolic link", b"3": "a character device",
@@ -153,11 +155,12 @@ def _pax(data: bytes, path: str) -> Dict[str, bytes]:
     while pos < len(data):
         if data[pos:].strip(b"\0") == b"":
             break
-        space = data.find(b" ", pos, pos + 8)
+        space = data.find(b" ", pos, pos + 8)  # MAX_PAX_BYTES has 5 digits
         digits = data[pos:space] if space > 0 else b""
-        if not digits or digits.strip(b"0123456789"):
-            raise _Broken("a PAX header record has no valid length")
-        length = int(digits)
+        try:
+            length = parse_int(digits.decode("ascii", "replace"), "PAX record length", 1)
+        except ParseError:
+            raise _Broken("a PAX header record has no valid length") from None
         end = pos + length
         if length <= len(digits) + 1 or end > len(data) or data[end - 1:end] != b"\n":
             raise _Broken("a PAX header record's length does not match its data")
@@ -222,10 +225,11 @@ def _members(path: str, stream: _Stream):
             name = ((prefix + b"/" if prefix else b"") + field).decode("utf-8",
                                                                       "surrogateescape")
         if "size" in pax:
-            text = pax["size"]
-            if not text or text.strip(b"0123456789") or len(text) > 20:
-                raise _refuse(path, f"member {name!r} has a PAX size that is not a number")
-            size = int(text)
+            try:
+                size = parse_int(pax["size"].decode("ascii", "replace"), "size", 1)
+            except ParseError:
+                raise _refuse(path, f"member {name!r} has a PAX size that is not a "
+                              "number") from None
         count += 1
         if count > MAX_MEMBERS:
             raise _refuse(path, f"more than {MAX_MEMBERS} members")
@@ -367,8 +371,7 @@ def validate_manifest(manifest, where: str) -> Dict[str, object]:
     """The manifest, every key memscope uses checked by type before use (SPEC.md
     "Snapshots"): one line naming the key on the first that is wrong. Keys memscope does not
     know are kept unread (a newer memscope's manifest)."""
-    from memscope.parsers import check_int, parse_int
-    from memscope.errors import ParseError
+    from memscope.parsers import check_int
 
     def bad(key: str, why: str) -> MemscopeError:
         return MemscopeError(f"{where}: {key}: {why} (not a manifest memscope wrote)")

@@ -28,7 +28,7 @@ from memscope.errors import (
 
 TYPE_CHECKING = False  # typing is not imported on `top`'s path before the fork
 if TYPE_CHECKING:
-    from typing import Callable, List, Optional
+    from typing import Callable, List, Optional, Tuple
 
 
 # A kernel text file bigger than this is hostile or broken, not /proc: refuse it rather than
@@ -125,12 +125,14 @@ class Root:
         return f"Root({self.path!r})"
 
     def __del__(self):
-        fd = getattr(self, "_root_fd", None)
-        if fd is not None:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        fds = list(self.__dict__.get("_dirs", {}).values())
+        fds.append(self.__dict__.get("_root_fd"))
+        for fd in fds:
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
 
     def recorded(self, key: str):
         """What a snapshot's manifest recorded (page_size, users, exe, statfs, taken_at):
@@ -250,28 +252,74 @@ class Root:
         """Open by path (the live host) rather than walk?"""
         return self.live and len(self._prefix) + len(rel) < 4000
 
+    # Directories resolved once, kept as O_PATH fds (a few: reads cluster by directory), so
+    # a file costs an openat from its directory rather than a walk from the root.
+    _DIR_CACHE = 64
+
+    def _dir(self, rel: str) -> int:
+        """The O_PATH fd of the directory ``rel`` (a clean relative name), resolved within
+        the root and cached: the cache owns it."""
+        if not rel:
+            return self._top_fd()
+        cache = self.__dict__.setdefault("_dirs", {})
+        fd = cache.get(rel)
+        if fd is None:
+            parent, _name, fd, st = self._walk(rel)
+            os.close(parent)
+            if not stat.S_ISDIR(st.st_mode):
+                os.close(fd)
+                raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+            if len(cache) >= self._DIR_CACHE:
+                for old in cache.values():
+                    os.close(old)
+                cache.clear()
+            cache[rel] = fd
+        return fd
+
+    @staticmethod
+    def _split(rel: str) -> Optional[Tuple[str, str]]:
+        """(directory, name) of a clean relative name (no '', '.', '..' component)."""
+        parts = rel.split("/")
+        if not rel or "" in parts or "." in parts or ".." in parts:
+            return None
+        return "/".join(parts[:-1]), parts[-1]
+
+    def _open_checked(self, parent: int, name: str, st: os.stat_result) -> int:
+        if not stat.S_ISREG(st.st_mode):
+            if stat.S_ISDIR(st.st_mode):
+                raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
+            if self.live:  # /proc and /sys files are what they are
+                return os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=parent)
+            raise _Refused(f"is {_kind(st.st_mode)}, not a regular file")
+        # Non-blocking and without following: the name could have been swapped for a FIFO
+        # or a link since the fstat; the inode must be the one checked.
+        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW
+                     | os.O_NOCTTY, dir_fd=parent)
+        again = os.fstat(fd)
+        if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) or \
+                not stat.S_ISREG(again.st_mode):
+            os.close(fd)
+            raise _Refused("changed while being opened")
+        return fd
+
     def _open_file(self, rel: str) -> int:
-        """An fd open for reading on the regular file ``rel`` (under a root: checked)."""
+        """An fd open for reading on the regular file ``rel`` (under a root: checked: an
+        O_PATH open and fstat first, so a device is never opened)."""
         if self._direct(rel):
             return os.open(self._abs(rel), os.O_RDONLY | os.O_CLOEXEC)
-        parent, name, pfd, st = self._walk(rel)
+        split = self._split(rel)
+        if split is not None:
+            parent = self._dir(split[0])
+            pfd = os.open(split[1], _O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+            try:
+                st = os.fstat(pfd)
+                if not stat.S_ISLNK(st.st_mode):
+                    return self._open_checked(parent, split[1], st)
+            finally:
+                os.close(pfd)
+        parent, name, pfd, st = self._walk(rel)  # through a link: resolved within the root
         try:
-            if not stat.S_ISREG(st.st_mode):
-                if stat.S_ISDIR(st.st_mode):
-                    raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
-                if self.live:  # /proc and /sys files are what they are
-                    return os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=parent)
-                raise _Refused(f"is {_kind(st.st_mode)}, not a regular file")
-            # Non-blocking and without following: the name could have been swapped for a
-            # FIFO or a link since the fstat; the inode must be the one checked.
-            fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW
-                         | os.O_NOCTTY, dir_fd=parent)
-            again = os.fstat(fd)
-            if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) or \
-                    not stat.S_ISREG(again.st_mode):
-                os.close(fd)
-                raise _Refused("changed while being opened")
-            return fd
+            return self._open_checked(parent, name, st)
         finally:
             os.close(pfd)
             os.close(parent)
@@ -284,6 +332,11 @@ class Root:
             except (OSError, ValueError):
                 return None
         try:
+            split = self._split(rel)
+            if split is not None:
+                st = os.stat(split[1], dir_fd=self._dir(split[0]), follow_symlinks=False)
+                if not stat.S_ISLNK(st.st_mode):
+                    return st
             parent, _name, fd, st = self._walk(rel)
         except (OSError, _Refused, ValueError):
             return None
@@ -295,6 +348,9 @@ class Root:
         """An fd open for listing on the directory ``rel``."""
         if self._direct(rel):
             return os.open(self._abs(rel), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        if self._split(rel) is not None:
+            return os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC,
+                           dir_fd=self._dir(rel))
         parent, _name, pfd, st = self._walk(rel)
         try:
             if not stat.S_ISDIR(st.st_mode):

@@ -34,7 +34,7 @@ class Users:
         self.live = root.live
         recorded = root.recorded("users") or {}
         # (a snapshot's map: keys checked with parse_int when its manifest was validated)
-        self.cache: Dict[int, str] = {int(k): v for k, v in recorded.items()}
+        self.cache: Dict[int, str] = {parse_int(k, "uid", 1): v for k, v in recorded.items()}
         self.cache.update(names or {})
 
     def __call__(self, uid: Optional[int]) -> Optional[str]:
