@@ -119,7 +119,8 @@ class _Stream:
             if got == 0 and self.produced == 0:
                 raise _Broken("no tar data" if self.z is not None else "an empty file")
             raise _Broken("the archive ends in the middle of a member (a truncated file)")
-        out = bytes(self.buf[self.pos:self.pos + n])
+        with memoryview(self.buf) as view:  # one copy of a large member, not two
+            out = bytes(view[self.pos:self.pos + n])
         self.pos += n
         return out
 
