@@ -200,3 +200,29 @@ def test_a_deleted_working_directory_with_a_relative_root(tmp_path):
     assert r.returncode == 1, r.stdout
     lines = r.stdout.splitlines()
     assert len(lines) == 1 and "current directory no longer exists" in lines[0], r.stdout
+
+
+def test_a_closed_delegated_subtree_does_not_break_the_walk():
+    """A child cgroup another user closed (0700): an unprivileged `cgroup` of its parent,
+    and `cgroup / --children`, still answer, naming what they could not read."""
+    from conftest import run_unprivileged
+
+    base, path = own_v1_memcg()
+    top = f"memscope-closed-{uuid.uuid4().hex[:8]}"
+    parent = os.path.join(base, top)
+    made = [parent, os.path.join(parent, "closed"), os.path.join(parent, "closed", "inner")]
+    for d in made:
+        os.mkdir(d)
+    os.chmod(made[1], 0o700)
+    try:
+        cg = path.rstrip("/") + "/" + top
+        r = run_unprivileged("cgroup", cg, "--format", "json")
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(r.stdout)
+        assert doc["cgroups"][0]["path"] == cg
+        assert "cgroup_subtree_unreadable" in [n["code"] for n in doc["notes"]]
+        r = run_unprivileged("cgroup", cg, "--children", "--format", "json")
+        assert r.returncode == 0, r.stderr
+    finally:
+        for d in reversed(made):
+            os.rmdir(d)
