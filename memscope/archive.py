@@ -69,6 +69,9 @@ class _Stream:
         self.consumed = len(head)
         if not head:
             raise _Broken("an empty file")
+        if head in (b"BZ", b"\xfd7", b"(\xb5", b"]\x00"):
+            raise _Broken("compressed with bzip2, xz or zstd: memscope snapshots are gzip "
+                          "(gunzip-compatible) tar")
         self.z = zlib.decompressobj(16 + zlib.MAX_WBITS) if head == b"\x1f\x8b" else None
         self.pending = head  # compressed bytes not yet given to zlib
         self.zlib_error = zlib.error

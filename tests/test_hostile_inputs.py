@@ -336,6 +336,8 @@ def test_pax_long_names_written_by_tarfile_are_read(tmp_path):
     (b"\x1f\x8b\x08\x00garbage-after-the-gzip-magic-xxxxxxxxxxxxxxxx", "corrupt gzip"),
     (b"", "empty file"),
     (b"x" * 1024, "checksum"),
+    (b"BZh91AY&SY" + b"\0" * 100, "bzip2"),
+    (b"\xfd7zXZ\x00" + b"\0" * 100, "xz"),
 ])
 def test_messages_say_what_happened(tmp_path, content, says):
     path = tmp_path / "s.tar.gz"
