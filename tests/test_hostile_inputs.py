@@ -781,3 +781,52 @@ def test_a_large_yaml_report_costs_a_small_multiple_of_its_size(tmp_path):
     assert code == 0, err
     # built from parser events, not a composed node graph (main: ~85x the input)
     assert kib - base < 40 * size_kib, (base, kib, size_kib)
+
+
+def _small_snapshot_bytes(compress):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz" if compress else "w",
+                      format=tarfile.PAX_FORMAT) as tar:
+        for name, data in (("manifest.json", b'{"page_size": 4096, "users": {"0": "root"}}'),
+                           ("proc/meminfo", (LIVE / "proc/meminfo").read_bytes()[:600]),
+                           ("sys/fs/cgroup/" + "x" * 120 + "/memory.current", b"4096\n"),
+                           ("proc/\u00e9", b"x")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_mutated_archives_raise_only_memscope_errors(tmp_path, compress):
+    """Bit flips, truncations and spliced bytes anywhere in an archive (headers, PAX
+    records, gzip framing): a memscope error or a readable root, nothing else."""
+    import random
+
+    from memscope.archive import ArchiveRoot
+    from memscope.errors import MemscopeError
+
+    original = _small_snapshot_bytes(compress)
+    rng = random.Random(compress)
+    path = tmp_path / "m.tar"
+    for _ in range(400):
+        data = bytearray(original)
+        kind = rng.randrange(4)
+        if kind == 0:
+            for _ in range(rng.randrange(1, 6)):
+                i = rng.randrange(len(data))
+                data[i] ^= 1 << rng.randrange(8)
+        elif kind == 1:
+            data = data[:rng.randrange(len(data))]
+        elif kind == 2:
+            i = rng.randrange(len(data))
+            data[i:i] = bytes(rng.choice([b"\0" * 512, b"9" * 300, "\u00b2".encode(),
+                                          b"\xff" * 7, b" "]))
+        else:
+            i = rng.randrange(len(data))
+            data[i:i + 12] = b"77777777777\0"
+        path.write_bytes(bytes(data))
+        try:
+            ArchiveRoot(str(path))
+        except MemscopeError as exc:
+            assert "\n" not in str(exc)
