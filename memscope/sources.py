@@ -7,8 +7,13 @@ messages name them as the user knows them (``/proc/meminfo`` live, ``DIR/proc/me
 otherwise).
 
 OSError becomes memscope's errors here and nowhere else (psutil's choke-point habit):
-ENOENT -> NotFound, EACCES/EPERM -> PermissionDenied, EOPNOTSUPP/EINVAL on read ->
-Unsupported (PSI files read EOPNOTSUPP when PSI is off; some v1 cgroup files EINVAL).
+ENOENT/ESRCH/ENODEV -> NotFound (ENODEV: a cgroup file read after its cgroup was removed),
+EACCES/EPERM -> PermissionDenied, EOPNOTSUPP/EINVAL on read -> Unsupported (PSI files read
+EOPNOTSUPP when PSI is off; some v1 cgroup files EINVAL).
+
+Under a directory root, names are resolved inside the root with directory fds and only
+regular files are read (see Root); every read is bounded (MAX_FILE_BYTES, or a caller's
+``limit``).
 """
 
 from __future__ import annotations
