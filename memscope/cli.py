@@ -439,14 +439,18 @@ def diff(old: str, new: str, min_change: int, fmt: str, output: Optional[str],
          unit: Optional[str], si: bool, debug: bool) -> None:
     """Compare two reports (yaml or json): system figures and breakdown, programs (new,
     gone, grown, shrunk by PSS) and cgroups by usage, largest change first."""
-    from memscope.collect.documents import load_report
+    from memscope.collect.documents import load_pair
     from memscope.model.diff import build_diff
     from memscope.render.table import diff_table
     from memscope.render.units import Units
 
+    def build():
+        a, b, warnings = load_pair(old, new)
+        warn(warnings)
+        return build_diff(a, b, min_change)
+
     units = Units(unit, si)
-    run(lambda: build_diff(load_report(old), load_report(new), min_change),
-        lambda doc: diff_table(doc, units), fmt, output)
+    run(build, lambda doc: diff_table(doc, units), fmt, output)
 
 
 @cli.command()

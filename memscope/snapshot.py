@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import tarfile
 import time
 from typing import Dict, Optional
@@ -30,6 +29,25 @@ SYSTEM_FILES = [
     "proc/sys/vm/watermark_scale_factor", "proc/sys/vm/lowmem_reserve_ratio",
     "proc/spl/kstat/zfs/arcstats",
 ]
+# The vm sysctls a snapshot keeps: an allow-list of settings whose read is only a read
+# (Documentation/admin-guide/sysctl/vm.rst). Never a listing of /proc/sys/vm: some entries
+# act when read or written (stat_refresh folds every CPU's counters when read;
+# drop_caches and compact_memory are triggers), and a new kernel may add more.
+VM_SYSCTLS = (
+    "admin_reserve_kbytes", "compact_unevictable_allowed", "compaction_proactiveness",
+    "defrag_mode", "dirty_background_bytes", "dirty_background_ratio", "dirty_bytes",
+    "dirty_expire_centisecs", "dirty_ratio", "dirty_writeback_centisecs",
+    "dirtytime_expire_seconds", "extfrag_threshold", "hugetlb_optimize_vmemmap",
+    "hugetlb_shm_group", "laptop_mode", "legacy_va_layout", "lowmem_reserve_ratio",
+    "max_map_count", "memfd_noexec", "min_free_kbytes", "min_slab_ratio",
+    "min_unmapped_ratio", "mmap_min_addr", "nr_hugepages", "nr_hugepages_mempolicy",
+    "nr_overcommit_hugepages", "numa_stat", "numa_zonelist_order", "oom_dump_tasks",
+    "oom_kill_allocating_task", "overcommit_kbytes", "overcommit_memory", "overcommit_ratio",
+    "page-cluster", "page_lock_unfairness", "panic_on_oom", "percpu_pagelist_high_fraction",
+    "stat_interval", "swappiness", "user_reserve_kbytes", "vfs_cache_pressure",
+    "vfs_cache_pressure_denom", "watermark_boost_factor", "watermark_scale_factor",
+    "zone_reclaim_mode",
+)
 PROCESS_FILES = ["smaps_rollup", "status", "stat", "cmdline", "cgroup", "oom_score"]
 MAPS_FILES = ["smaps", "maps", "mounts"]
 
@@ -52,6 +70,16 @@ class Capture:
         self.add_bytes(rel, data)
         return True
 
+    def add_cmdline(self, base: str) -> bool:
+        """/proc/PID/cmdline, capped as memscope reads it anywhere (collect.procs)."""
+        from memscope.collect.procs import read_cmdline
+
+        data = read_cmdline(self.root, base)
+        if data is None:
+            return False
+        self.add_bytes(f"{base}/cmdline", data)
+        return True
+
     def add_bytes(self, rel: str, data: bytes) -> None:
         info = tarfile.TarInfo(rel)
         info.size = len(data)
@@ -68,6 +96,8 @@ def take(root: Root, out, maps: bool = False) -> Dict[str, object]:
     from memscope.collect.views import SHMEM_FS
     from memscope.collect.cgroups import V1_FILES, V2_FILES, find_hierarchy
     from memscope.collect.procs import list_pids
+    from memscope.errors import ParseError
+    from memscope.parsers.status import parse_status
     from memscope.errors import MemscopeError
     from memscope.parsers.mounts import parse_mounts
 
@@ -75,14 +105,9 @@ def take(root: Root, out, maps: bool = False) -> Dict[str, object]:
         cap = Capture(tar, root)
         for rel in SYSTEM_FILES:
             cap.add(rel)
-        # every readable vm sysctl (write-only ones like drop_caches are not state)
-        for name in root.listdir("proc/sys/vm") if root.isdir("proc/sys/vm") else ():
+        for name in VM_SYSCTLS:
             rel = f"proc/sys/vm/{name}"
-            try:
-                mode = os.stat("/" + rel).st_mode
-            except OSError:
-                continue
-            if mode & 0o444 and rel not in SYSTEM_FILES:
+            if rel not in SYSTEM_FILES and root.exists(rel):
                 cap.add(rel)
         for base in ("sys/kernel/mm/hugepages", "sys/block", "sys/kernel/slab"):
             if not root.isdir(base):
@@ -104,7 +129,8 @@ def take(root: Root, out, maps: bool = False) -> Dict[str, object]:
         names = Users(root)
         pids = list_pids(root)
         for pid in pids:
-            got = [cap.add(f"proc/{pid}/{leaf}") for leaf in PROCESS_FILES]
+            got = [cap.add(f"proc/{pid}/{leaf}") if leaf != "cmdline" else
+                   cap.add_cmdline(f"proc/{pid}") for leaf in PROCESS_FILES]
             if not any(got):
                 continue  # gone
             if maps:
@@ -117,21 +143,18 @@ def take(root: Root, out, maps: bool = False) -> Dict[str, object]:
         # (Root.user_name and Root.group_name answer from these maps under the snapshot)
         for pid in pids:
             try:
-                status = root.read_text(f"proc/{pid}/status")
-            except SourceError:
+                text = root.read_text(f"proc/{pid}/status")
+                status = parse_status(text)
+            except (SourceError, ParseError):
                 continue
-            for line in status.splitlines():
-                if line.startswith("Uid:"):
-                    for uid in line.split()[1:]:
-                        if uid.isdigit() and uid not in users:
-                            users[uid] = names(int(uid)) or uid
-                elif line.startswith("Gid:"):
-                    for gid in line.split()[1:]:
-                        if gid.isdigit() and gid not in groups:
-                            name = root.group_name(int(gid))
-                            if name is not None:
-                                groups[gid] = name
-                    break
+            for uid in status.uids or ():
+                if str(uid) not in users:
+                    users[str(uid)] = names(uid) or str(uid)
+            for gid in _gids(text):
+                if str(gid) not in groups:
+                    name = root.group_name(gid)
+                    if name is not None:
+                        groups[str(gid)] = name
         # ... and of every SysV segment's owner (shmem's sysv[].owner)
         from memscope.parsers.ipc import parse_sysvipc_shm
 
@@ -213,3 +236,18 @@ def capture(root: Root, output: str, maps: bool = False) -> Dict[str, object]:
                             "(--root /); this root is already a capture")
     with AtomicFile(output) as out:
         return take(root, out, maps)
+
+
+def _gids(status_text: str) -> list:
+    """The Gid: line's four ids (real, effective, saved, filesystem), each through the one
+    integer validator; none where the line is missing or malformed."""
+    from memscope.parsers import parse_int
+
+    at = status_text.find("\nGid:")
+    if at < 0:
+        return []
+    parts = status_text[at + 5:status_text.find("\n", at + 5)].split()
+    try:
+        return [parse_int(p, "Gid", None) for p in parts[:4]]
+    except ParseError:
+        return []

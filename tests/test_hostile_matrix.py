@@ -15,7 +15,7 @@ import pytest
 
 from conftest import FIXTURES
 from memscope.cli import main
-from test_hostile_parsers import mutations
+from test_hostile_parsers import MUTATION_CLASSES, mutations
 
 # file (relative to the host) -> the commands that read it
 MATRIX = {
@@ -112,7 +112,7 @@ def test_matrix(host, rel, tmp_path):
                     assert all(line.startswith("memscope: warning: ") for line in lines), what
     finally:
         path.write_bytes(original)
-    assert len(kinds) == 12
+    assert len(kinds) == MUTATION_CLASSES
 
 
 def test_matrix_errors_name_the_file_and_line(host):

@@ -95,6 +95,19 @@ def test_arbitrary_text_in_the_files_alphabet(parser, text):
     only_parse_error(parser, text)
 
 
+# Digits of other scripts, by ASCII digit: superscript, Arabic-Indic, fullwidth,
+# mathematical bold (astral), circled
+NON_ASCII_DIGITS = [
+    {str(d): c for d, c in enumerate("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077"
+                                     "\u2078\u2079")},
+    {str(d): chr(0x0660 + d) for d in range(10)},
+    {str(d): chr(0xFF10 + d) for d in range(10)},
+    {str(d): chr(0x1D7CE + d) for d in range(10)},
+    {str(d): chr(0x2460 + d - 1) if d else "\u24ea" for d in range(10)},
+]
+MUTATION_CLASSES = 18
+
+
 def mutations(text: str, rng: random.Random):
     """The mutation classes: each yields (class, mutated text)."""
     lines = text.splitlines(keepends=True)
@@ -120,6 +133,51 @@ def mutations(text: str, rng: random.Random):
         " ".join(w if not w.isdigit() else "-" + w for w in line.split(" ")) for line in lines)
     yield "empty", ""
     yield "nul", text[: len(text) // 2] + "\x00" + text[len(text) // 2:]
+    # non-ASCII: digits Python's str.isdigit()/int() accept and the kernel never prints
+    yield "non_ascii_digits", "".join(NON_ASCII_DIGITS[i % len(NON_ASCII_DIGITS)].get(ch, ch)
+                                      if ch.isdigit() and rng.random() < 0.3 else ch
+                                      for i, ch in enumerate(text))
+    yield "combining_marks", "".join(ch + "\u0301" if ch.isdigit() and rng.random() < 0.2
+                                     else ch for ch in text)
+    yield "unicode_line_breaks", "".join(
+        line.replace(" ", rng.choice(["\u2028", "\x85", "\u2029", "\x0b", "\x0c", "\u00a0"]),
+                     1) if rng.random() < 0.3 else line for line in lines)
+    yield "lone_surrogates", "".join(line[:5] + "\udcff\udc80" + line[5:] if rng.random() < 0.3
+                                     else line for line in lines)
+    for digits in (400, 5000):
+        yield f"overlong_numbers_{digits}", "".join(
+            " ".join(w if not w.isdigit() else "9" * digits for w in line.split(" "))
+            for line in lines)
+
+
+NON_ASCII = ("\u00b2\u00b3\u00b9\u2070\u0660\u0661\u06f1\u0966\uff10\uff11\U0001d7ce"
+             "\u2460\u00bd\u0301\u0300\u2028\u2029\x85\x0b\x0c\u00a0\u200b\ufeff"
+             "\udcff\ud800\u202e")
+
+
+@pytest.mark.parametrize("parser", ALL, ids=ids)
+@settings(max_examples=150, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list("0123456789 kB:-\n\t=,()Node zone pages")
+                                             + list(NON_ASCII)), max_size=400))
+def test_arbitrary_text_with_non_ascii_digits_and_breaks(parser, text):
+    only_parse_error(parser, text)
+
+
+@pytest.mark.parametrize("parser", ALL, ids=ids)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_real_files_with_non_ascii_or_overlong_numbers(parser, data):
+    """A real file, some of its numbers replaced by non-ASCII digits or by numbers of
+    hundreds to thousands of digits."""
+    text = sample(parser)
+    words = text.split(" ")
+    picks = data.draw(st.lists(st.integers(0, len(words) - 1), max_size=8))
+    for i in picks:
+        words[i] = data.draw(st.one_of(
+            st.text(alphabet=st.sampled_from(list(NON_ASCII) + list("0123456789")),
+                    min_size=1, max_size=6),
+            st.integers(20, 6000).map(lambda n: "9" * n)))
+    only_parse_error(parser, " ".join(words))
 
 
 @pytest.mark.parametrize("parser", ALL, ids=ids)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import posixpath
 from typing import Any, Dict, List, Optional, Tuple
 
-from memscope.errors import MemscopeError, NotFound, ParseError, PermissionDenied
+from memscope.errors import MemscopeError, NotFound, ParseError, PermissionDenied, SourceError
 from memscope.model.cgroup import add_members, build_cgroup, ordered
+from memscope.parsers import parse_int
 from memscope.parsers.memcg import parse_flat_keyed, parse_value
 from memscope.parsers.pressure import parse_pressure
 from memscope.sources import Root
@@ -153,22 +154,40 @@ def read_files(root: Root, hier: Hierarchy, path: str,
     return files
 
 
-def member_pids(root: Root, hier: Hierarchy, path: str) -> Optional[List[int]]:
+def member_pids(root: Root, hier: Hierarchy, path: str,
+                unreachable: Optional[List[str]] = None) -> Optional[List[int]]:
     """Processes of the cgroup and of its descendants; None where the root does not hold
-    the cgroup's cgroup.procs (a captured tree without it)."""
+    the cgroup's cgroup.procs (a captured tree without it). A descendant that can't be
+    read (a delegated subtree another user closed, 0700) is skipped and named in
+    ``unreachable``: one such cgroup must not break the walk for the whole host."""
     if not root.exists(hier.rel(path) + "/cgroup.procs"):
         return None
     pids: List[int] = []
     stack = [hier.rel(path)]
+    top = stack[0]
     while stack:
         rel = stack.pop()
-        text = root.read_optional(f"{rel}/cgroup.procs")
+        try:
+            text = root.read_optional(f"{rel}/cgroup.procs")
+        except SourceError:
+            if rel == top or unreachable is None:
+                raise
+            unreachable.append(rel)
+            continue
         if text:
-            pids.extend(int(x) for x in text.split() if x.isdigit())
+            try:
+                pids.extend(parse_int(x, "pid", n) for n, x in enumerate(text.split(), 1))
+            except ParseError as exc:
+                exc.path = root.display(f"{rel}/cgroup.procs")
+                raise
         try:
             stack.extend(f"{rel}/{d}" for d in root.subdirs(rel))
         except NotFound:
             continue  # removed meanwhile
+        except SourceError:
+            if rel == top or unreachable is None:
+                raise
+            unreachable.append(rel)
     return sorted(set(pids))
 
 
@@ -181,7 +200,13 @@ def read_cgroup(root: Root, hier: Hierarchy, path: str, notes: List[Dict[str, st
 
     files = read_files(root, hier, path, notes)
     doc = build_cgroup(path, hier.version, files, path == "/", notes)
-    pids = member_pids(root, hier, path)
+    unreachable: List[str] = []
+    pids = member_pids(root, hier, path, unreachable)
+    if unreachable:
+        notes.append({"code": "cgroup_subtree_unreadable",
+                      "text": f"{path}: {len(unreachable)} descendant cgroup(s) could not be "
+                              f"read ({root.display(unreachable[0])}: permission denied or "
+                              "unreachable): their processes are not in pids"})
     procs, unreadable = [], 0
     users = users or Users(root)
     opts = Options()

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from memscope.errors import NotFound, ParseError, PermissionDenied, SourceError, Unsupported
 from memscope.model.process import PROCESS_KEYS, Process, build_process, figure_sources
+from memscope.parsers import parse_int
+from memscope.parsers.sysctl import parse_number
 from memscope.parsers.memcg import memory_cgroup
 from memscope.parsers.smaps import parse_smaps, parse_smaps_rollup
 from memscope.parsers.cmdline import parse_cmdline
@@ -73,7 +75,41 @@ class Result:
 
 
 def list_pids(root: Root) -> List[int]:
-    return sorted(int(name) for name in root.listdir("proc") if name.isdigit())
+    return sorted(pid_of(name) for name in root.listdir("proc") if is_pid(name))
+
+
+def is_pid(name: str) -> bool:
+    """A /proc entry named as a process: ASCII digits only (``'²'.isdigit()`` is True in
+    Python), at most the 2^22 (PID_MAX_LIMIT, include/linux/threads.h) a kernel can give."""
+    return 0 < len(name) <= 7 and name[0] != "0" and not name.strip("0123456789")
+
+
+def pid_of(name: str) -> int:
+    return parse_int(name, "pid", 1)
+
+
+# Command lines are capped: the kernel bounds /proc/PID/cmdline only by the argument space
+# (a quarter of RLIMIT_STACK, fs/exec.c), and under a --root one file hard-linked into many
+# processes costs its size each time. Each is cut at CMDLINE_MAX bytes, and once
+# CMDLINE_TOTAL bytes have been kept for one root, at CMDLINE_AFTER_TOTAL; a cut one ends
+# with CMDLINE_CUT.
+CMDLINE_MAX = 128 << 10
+CMDLINE_TOTAL = 64 << 20
+CMDLINE_AFTER_TOTAL = 4 << 10
+CMDLINE_CUT = b" [cut]"
+
+
+def read_cmdline(root: Root, base: str) -> Optional[bytes]:
+    spent = getattr(root, "_cmdline_bytes", 0)
+    cap = CMDLINE_MAX if spent < CMDLINE_TOTAL else CMDLINE_AFTER_TOTAL
+    try:
+        raw = root.read_bytes(f"{base}/cmdline", limit=cap)
+    except (NotFound, PermissionDenied, Unsupported):
+        return None
+    if len(raw) > cap:
+        raw = raw[:cap].rstrip(b"\x00") + CMDLINE_CUT
+    root._cmdline_bytes = spent + len(raw)
+    return raw
 
 
 def _optional_text(root: Root, rel: str) -> Optional[str]:
@@ -126,13 +162,15 @@ def read_process(root: Root, pid: int, opts: Options, users: Users) -> Result:
             kind, error = "denied", str(exc)
     if status is None and counters is None:
         return Result("vanished")
-    raw = None
-    try:
-        raw = root.read_bytes(f"{base}/cmdline")
-    except (NotFound, PermissionDenied, Unsupported):
-        pass
+    raw = read_cmdline(root, base)
     oom_text = _optional_text(root, f"{base}/oom_score")
-    oom = int(oom_text) if oom_text is not None and oom_text.strip().isdigit() else None
+    oom = None
+    if oom_text is not None:
+        try:
+            oom = parse_number(oom_text)
+        except ParseError as exc:
+            exc.path = root.display(f"{base}/oom_score")
+            raise
     uid = status.uids[1] if status is not None and status.uids else None
     doc = build_process(pid, status, counters, source,
                         parse_cmdline(raw) if raw is not None else None, users(uid), oom)
@@ -178,7 +216,7 @@ def start_prefetch() -> None:
     from memscope import prefetch
 
     try:
-        pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+        pids = sorted(pid_of(p) for p in os.listdir("/proc") if is_pid(p))
     except OSError:
         return
     root = Root("/")

@@ -44,11 +44,17 @@ def collect_report(root: Root):
     try:
         hier = find_hierarchy(root)
         cg_notes: list = []
+        gone = 0
         for path in ["/"] + children_of(root, hier, "/"):
             try:
                 cgroups.append(read_cgroup(root, hier, path, cg_notes, users, known))
             except MemscopeError:
-                continue  # removed meanwhile
+                if path == "/" or root.isdir(hier.rel(path)):
+                    raise
+                gone += 1  # removed meanwhile
+        if gone:
+            notes.add("cgroups_vanished", f"{gone} cgroup(s) were removed while being read "
+                      "and are not shown")
     except MemscopeError as exc:
         notes.add("no_cgroups", f"no cgroup section: {exc}")
     return {"schema_version": SCHEMA_VERSION, "source": summary["source"],

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-from memscope.collect.policy import optional, required
+from memscope.collect.policy import FILE_MALFORMED, add_note, optional, required
 from memscope.errors import ParseError, SourceError
 from memscope.model import Notes
 from memscope.model.system import SystemInputs, rebuild_available
+from memscope.parsers import parse_int
+from memscope.parsers.sysctl import parse_number
 from memscope.parsers.kconfig import parse_kconfig
 from memscope.parsers.meminfo import parse_meminfo
 from memscope.parsers.pressure import parse_pressure
@@ -73,6 +75,26 @@ def page_size(root: Root, meminfo, zoneinfo, notes: Notes) -> int:
     return 4096
 
 
+# A kernel's .config is ~300 KB (6.18 defconfig-ish distro configs: 250-330 KB); 16 MiB is
+# far past any, and bounds what a hostile proc/config.gz can inflate to.
+MAX_KCONFIG_BYTES = 16 << 20
+
+
+def gunzip_capped(data: bytes, cap: int) -> Optional[str]:
+    """A gzip member's text, or None when it is not gzip, is truncated or corrupt, or would
+    inflate past ``cap`` bytes (a bomb is stopped after ``cap`` bytes, not inflated)."""
+    import zlib
+
+    z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = z.decompress(data, cap + 1)
+    except zlib.error:
+        return None
+    if len(out) > cap or not z.eof:
+        return None
+    return out.decode("ascii", "replace")
+
+
 def vmap_stack(root: Root, kernel: Optional[str]) -> Optional[bool]:
     """Is CONFIG_VMAP_STACK set (kernel stacks inside VmallocUsed)? None when unknowable."""
     data = None
@@ -82,12 +104,7 @@ def vmap_stack(root: Root, kernel: Optional[str]) -> Optional[bool]:
         data = None
     text = None
     if data is not None:
-        import zlib
-
-        try:
-            text = zlib.decompress(data, 47).decode("ascii", "replace")
-        except zlib.error:
-            text = None
+        text = gunzip_capped(data, MAX_KCONFIG_BYTES)  # None: looked for elsewhere
     if text is None and kernel and "/" not in kernel:  # live /boot, or a tree holding one
         try:
             text = root.read_optional(f"boot/config-{kernel}")
@@ -105,22 +122,24 @@ def vmap_stack(root: Root, kernel: Optional[str]) -> Optional[bool]:
 def hugetlb_from_sysfs(root: Root, notes: Notes) -> Optional[int]:
     """Σ nr_hugepages × size over every huge page size (for kernels without Hugetlb); None
     when a size's count is unknown (a partial sum would be a wrong figure)."""
-    from memscope.parsers.sysctl import parse_number
-
     base = "sys/kernel/mm/hugepages"
     if not root.exists(base):
         return None
     total = 0
     for name in root.listdir(base):
-        size_kb = name[len("hugepages-"):-2]
-        if not (name.startswith("hugepages-") and name.endswith("kB") and size_kb.isdigit()
-                and size_kb.isascii()):
+        if not (name.startswith("hugepages-") and name.endswith("kB")):
             continue
+        try:
+            size_kb = parse_int(name[len("hugepages-"):-2], "page size", None)
+        except ParseError as exc:
+            add_note(notes, FILE_MALFORMED, f"{root.display(f'{base}/{name}')}: "
+                     f"{exc.message}: hugetlb counts the default page size only")
+            return None
         count = optional(root, f"{base}/{name}/nr_hugepages", parse_number, notes,
                          "hugetlb counts the default page size only")
         if count is None:
             return None
-        total += count * int(size_kb) * 1024
+        total += count * size_kb * 1024
     return total
 
 

@@ -9,6 +9,8 @@ from memscope.collect.system import LIVE_REREADS, page_size
 from memscope.errors import ParseError, SourceError
 from memscope.model import Notes
 from memscope.model.system import SystemInputs
+from memscope.parsers import parse_int
+from memscope.parsers.sysctl import parse_number
 from memscope.parsers.meminfo import parse_meminfo
 from memscope.parsers.zoneinfo import parse_zoneinfo
 from memscope.sources import Root
@@ -17,7 +19,7 @@ from memscope.sources import Root
 def read_tunables(root: Root, notes: Notes) -> dict:
     """vm.min_free_kbytes (as bytes), vm.watermark_scale_factor, vm.lowmem_reserve_ratio:
     optional files, null when absent (a captured tree without sysctls)."""
-    from memscope.parsers.sysctl import parse_number, parse_numbers
+    from memscope.parsers.sysctl import parse_numbers
 
     kb = optional(root, "proc/sys/vm/min_free_kbytes", parse_number, notes,
                   "tunables.min_free_bytes unknown", missing=None)
@@ -129,8 +131,6 @@ def collect_slab(root: Root) -> dict:
                        "SReclaimable, SUnreclaim and Slab unknown", missing=None)
     reclaimable = {}
     if root.isdir("sys/kernel/slab"):
-        from memscope.parsers.sysctl import parse_number
-
         for c in caches:
             flag = optional(root, f"sys/kernel/slab/{c.name}/reclaim_account", parse_number,
                             notes, "whether the cache is reclaimable is unknown",
@@ -230,7 +230,12 @@ def collect_shmem(root: Root) -> dict:
                     categorize(parts[5], "", table) != "shmem":
                 continue
             key = (parts[3], parts[4], parts[5])  # device, inode, path: one object
-            entry = mapped.setdefault(key, {"path": parts[5], "inode": int(parts[4]),
+            try:
+                inode = parse_int(parts[4], "inode", i + 1)
+            except ParseError as exc:
+                exc.path = root.display(f"proc/{pid}/smaps")
+                raise
+            entry = mapped.setdefault(key, {"path": parts[5], "inode": inode,
                                             "pids": [], "rss": 0})
             if pid not in entry["pids"]:
                 entry["pids"].append(pid)

@@ -20,13 +20,52 @@ def check_text(text: str) -> None:
         raise ParseError("binary data (NUL byte)", text.count("\n", 0, nul) + 1)
 
 
-def parse_int(value: str, field: str, lineno: int) -> int:
-    """A decimal integer as the kernel prints it; anything else is a ParseError."""
-    # str.isdigit accepts non-ASCII digits ('²'); the kernel prints ASCII only.
-    body = value[1:] if value[:1] == "-" else value
-    if not body or not body.isascii() or not body.isdigit():
-        raise ParseError(f"{field}: {value!r} is not a number", lineno)
-    return int(value)
+# Every kernel counter fits in 64 bits (u64 at most); a longer number is damage, and refusing
+# it early keeps Python's int-string limit (4300 digits) and float overflow out of reach.
+INT_LIMIT = 1 << 64
+_DIGITS = {10: "0123456789", 16: "0123456789abcdefABCDEF", 8: "01234567"}
+
+
+def show(value: str, width: int = 40) -> str:
+    """A value for a message: repr'd, and cut where it is long."""
+    return repr(value) if len(value) <= width else repr(value[:width]) + f"... ({len(value)} chars)"
+
+
+def parse_int(value: str, field: str, lineno: int, signed: bool = False, base: int = 10) -> int:
+    """An integer as the kernel prints it; anything else is a ParseError naming the line.
+
+    The one validator for numbers from every file, manifest and document: ASCII digits only
+    (``'²'.isdigit()`` is True in Python; the kernel prints ASCII), a ``-`` only where
+    ``signed`` (fields the kernel prints with %d/%ld), and a magnitude below 2^64.
+    """
+    body = value[1:] if signed and value[:1] == "-" else value
+    if not body or body.strip(_DIGITS[base]):
+        if body[:1] == "-" and body[1:] and not body[1:].strip(_DIGITS[base]):
+            raise ParseError(f"{field}: {show(value)} is negative (the kernel prints this "
+                             "field unsigned)", lineno)
+        raise ParseError(f"{field}: {show(value)} is not a number", lineno)
+    if len(body.lstrip("0")) > 22:
+        raise ParseError(f"{field}: {show(value)} is larger than 2^64", lineno)
+    number = int(body, base)
+    if number >= INT_LIMIT:
+        raise ParseError(f"{field}: {show(value)} is larger than 2^64", lineno)
+    return -number if body is not value else number
+
+
+def check_int(value, field: str, signed: bool = False, nullable: bool = False):
+    """The same rule for a number already decoded (a JSON or YAML integer in a manifest or a
+    document): an int, not a bool or float, within 2^64 (and >= 0 unless ``signed``).
+    Returns the value, or raises ParseError (no line: the caller names the document)."""
+    if value is None and nullable:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        what = type(value).__name__ if isinstance(value, (dict, list)) else show(str(value))
+        raise ParseError(f"{field}: {what} is not an integer")
+    if abs(value) >= INT_LIMIT:
+        raise ParseError(f"{field}: larger than 2^64")
+    if value < 0 and not signed:
+        raise ParseError(f"{field}: {value} is negative")
+    return value
 
 
 def parse_key_values(text: str) -> "dict":

@@ -32,5 +32,6 @@ def parse_arcstats(text: str) -> Dict[str, int]:
             continue
         if len(parts) != 3:
             raise ParseError(f"expected 'name type data', got {line.strip()[:60]!r}", lineno)
-        out[parts[0]] = parse_int(parts[2], parts[0], lineno)
+        # kstat data type 3 is KSTAT_DATA_INT64 (memory_available_bytes goes below 0)
+        out[parts[0]] = parse_int(parts[2], parts[0], lineno, signed=parts[1] == "3")
     return out

@@ -36,7 +36,7 @@ def parse_buddyinfo(text: str) -> Dict[Tuple[int, str], List[int]]:
         if orders is not None and len(counts) != orders:
             raise ParseError(f"{len(counts)} orders where earlier lines have {orders}", lineno)
         orders = len(counts)
-        key = (int(m.group(1)), m.group(2))
+        key = (parse_int(m.group(1), "node", lineno), m.group(2))
         if key in out:
             raise ParseError(f"zone {key[1]} of node {key[0]}: duplicate line", lineno)
         out[key] = counts

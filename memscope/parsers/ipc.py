@@ -33,6 +33,7 @@ def parse_sysvipc_shm(text: str) -> List[Dict[str, int]]:
                              lineno)
         row = {}
         for name, value in zip(header, parts):
-            row[name] = parse_int(value, name, lineno)
+            # ipc/shm.c sysvipc_shm_proc_show prints key and shmid with %10d
+            row[name] = parse_int(value, name, lineno, signed=name in ("key", "shmid"))
         out.append(row)
     return out

@@ -84,7 +84,7 @@ def parse_meminfo(text: str) -> Meminfo:
         m = _LINE.match(line)
         known = m is not None and m.group(1) in KNOWN_FIELDS
         if m is None or (not known and (m.group(3) not in (None, "kB")
-                                        or not m.group(2).isdigit())):
+                                        or m.group(2).strip("0123456789") != "")):
             if m is None and line.split(":", 1)[0] in KNOWN_FIELDS:
                 raise ParseError(f"{line.split(':', 1)[0]}: malformed line {line.strip()!r}",
                                  lineno)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 
 from memscope.errors import ParseError
-from memscope.parsers import check_text
+from memscope.parsers import check_text, parse_int
 
 TYPE_CHECKING = False  # typing is not imported on `top`'s path before the fork
 if TYPE_CHECKING:
@@ -61,14 +61,14 @@ def _header(line: str, lineno: int) -> Mapping:
         raise ParseError(f"malformed mapping header {line[:80]!r}", lineno)
     rng, perms, offset, dev, inode = parts[:5]
     start, sep, end = rng.partition("-")
-    try:
-        if not sep or len(perms) != 4:
-            raise ValueError
-        m = Mapping(int(start, 16), int(end, 16), perms, int(offset, 16), dev, int(inode),
-                    parts[5].rstrip("\n") if len(parts) > 5 else "", lineno)
-    except ValueError:
-        raise ParseError(f"malformed mapping header {line[:80]!r}", lineno) from None
-    return m
+    if not sep or len(perms) != 4 or (start + end + offset).strip("0123456789abcdefABCDEF") \
+            or inode.strip("0123456789"):
+        raise ParseError(f"malformed mapping header {line[:80]!r}", lineno)
+    return Mapping(parse_int(start, "start", lineno, base=16),
+                   parse_int(end, "end", lineno, base=16), perms,
+                   parse_int(offset, "offset", lineno, base=16), dev,
+                   parse_int(inode, "inode", lineno),
+                   parts[5].rstrip("\n") if len(parts) > 5 else "", lineno)
 
 
 def _value(key: str, rest: str, lineno: int) -> Optional[int]:
@@ -76,16 +76,15 @@ def _value(key: str, rest: str, lineno: int) -> Optional[int]:
     parts = rest.split()
     known_kb = key in KB_FIELDS
     if known_kb:
-        if len(parts) != 2 or parts[1] != "kB" or not parts[0].isdigit() \
-                or not parts[0].isascii():
-            raise ParseError(f"{key}: expected 'N kB', got {rest.strip()!r}", lineno)
-        return int(parts[0]) * 1024
+        if len(parts) != 2 or parts[1] != "kB" or parts[0].strip("0123456789"):
+            raise ParseError(f"{key}: expected 'N kB', got {rest.strip()[:60]!r}", lineno)
+        return parse_int(parts[0], key, lineno) * 1024
     if key in NUMBER_FIELDS:
-        if len(parts) != 1 or not parts[0].isdigit() or not parts[0].isascii():
-            raise ParseError(f"{key}: expected a number, got {rest.strip()!r}", lineno)
-        return int(parts[0])
-    if len(parts) == 2 and parts[1] == "kB" and parts[0].isdigit() and parts[0].isascii():
-        return int(parts[0]) * 1024  # a newer kernel's counter: kept
+        if len(parts) != 1 or parts[0].strip("0123456789"):
+            raise ParseError(f"{key}: expected a number, got {rest.strip()[:60]!r}", lineno)
+        return parse_int(parts[0], key, lineno)
+    if len(parts) == 2 and parts[1] == "kB" and not parts[0].strip("0123456789"):
+        return parse_int(parts[0], key, lineno) * 1024  # a newer kernel's counter: kept
     return None
 
 
@@ -94,8 +93,11 @@ SUMMED_FIELDS = ("Size", "Rss", "Pss", "Pss_Dirty", "Shared_Clean", "Shared_Dirt
                  "Private_Clean", "Private_Dirty", "Anonymous", "LazyFree", "AnonHugePages",
                  "ShmemPmdMapped", "FilePmdMapped", "Shared_Hugetlb", "Private_Hugetlb",
                  "Swap", "SwapPss", "Locked")
-_HEADERS_RE = re.compile(r"[0-9a-f]+-[0-9a-f]+ [rwxps-]{4} [0-9a-f]+ \S+ [0-9]+(?: [^\n]*)?"
-                         r"(?:\n[0-9a-f]+-[0-9a-f]+ [rwxps-]{4} [0-9a-f]+ \S+ [0-9]+"
+# (digits bounded: a longer number takes the strict path, which refuses it naming the line)
+_HEADERS_RE = re.compile(r"[0-9a-f]{1,16}-[0-9a-f]{1,16} [rwxps-]{4} [0-9a-f]{1,16} \S+ "
+                         r"[0-9]{1,20}(?: [^\n]*)?"
+                         r"(?:\n[0-9a-f]{1,16}-[0-9a-f]{1,16} [rwxps-]{4} [0-9a-f]{1,16} \S+ "
+                         r"[0-9]{1,20}"
                          r"(?: [^\n]*)?)*")
 _ROLLUP_LINE = re.compile(r"\n([A-Za-z_]+):[ \t]+([0-9]+) kB(?=\n)")
 _KB_VALUE_RE = re.compile(r":[ \t]+([0-9]+) kB(?:\n|\Z)")
@@ -106,7 +108,7 @@ def _column_re(key: str, kb: bool) -> "re.Pattern[str]":
     """A column of one field, every line in the kernel's shape."""
     regex = _column_res.get((key, kb))
     if regex is None:
-        line = re.escape(key) + (r":[ \t]+[0-9]+ kB" if kb else r":[^\n]*")
+        line = re.escape(key) + (r":[ \t]+[0-9]{1,19} kB" if kb else r":[^\n]*")
         regex = re.compile(f"{line}(?:\n{line})*")
         _column_res[(key, kb)] = regex
     return regex
@@ -253,7 +255,7 @@ def parse_smaps_rollup(text: str) -> Optional[Dict[str, int]]:
     pairs = _ROLLUP_LINE.findall(text)
     if pairs and text[:1] in _HEX and text.count("\n") == len(pairs) + 1 \
             and text.endswith("\n"):
-        fields = {k: int(v) << 10 for k, v in pairs}
+        fields = {k: int(v) << 10 for k, v in pairs if len(v) < 20}
         if len(fields) == len(pairs) and "Rss" in fields and "Pss" in fields:
             return fields
     mappings = _parse_lines(text, 1)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from memscope.errors import ParseError
-from memscope.parsers import check_text
+from memscope.parsers import check_text, parse_int
 
 TYPE_CHECKING = False  # typing is not imported on `top`'s path before the fork
 if TYPE_CHECKING:
@@ -74,10 +74,7 @@ def unescape_name(value: str) -> str:
 
 
 def _int(value: str, key: str, lineno: int) -> int:
-    value = value.strip()
-    if not value.isdigit() or not value.isascii():
-        raise ParseError(f"{key}: {value!r} is not a number", lineno)
-    return int(value)
+    return parse_int(value.strip(), key, lineno)
 
 
 # Patterns anchored on a literal newline, not on ^ with re.M: the engine then skips to
@@ -100,6 +97,8 @@ def _parse_fast(text: str) -> Optional[Status]:
     kb = _KB_LINE.findall(text)
     if len(kb) != text.count("\nVm") + text.count("\nRss") + text.count("\nHugetlbPages:"):
         return None
+    if any(len(v) > 19 for _k, v in kb):
+        return None  # the strict parse names the line of a number past 64 bits
     st = Status()
     st.fields = {k: int(v) << 10 for k, v in kb}
     if len(st.fields) != len(kb):
@@ -110,7 +109,7 @@ def _parse_fast(text: str) -> Optional[Status]:
     at = text.find("\nUid:")
     if at >= 0:
         uids = text[at + 5:text.find("\n", at + 5)].split()
-        if len(uids) != 4 or not all(u.isdigit() and u.isascii() for u in uids) or \
+        if len(uids) != 4 or any(u.strip("0123456789") or len(u) > 19 for u in uids) or \
                 text.find("\nUid:", at + 5) >= 0:
             return None
         st.uids = [int(u) for u in uids]

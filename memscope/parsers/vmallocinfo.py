@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import List, NamedTuple, Optional
 
 from memscope.errors import ParseError
-from memscope.parsers import check_text
+from memscope.parsers import check_text, parse_int
 
 # The first of these found on a line is its type (SPEC.md "vmalloc").
 TYPES = ("ioremap", "sparse", "vmalloc", "vmap", "vm_map_ram", "unpurged")
@@ -51,9 +51,9 @@ def parse_vmallocinfo(text: str) -> List[Area]:
         if not line:
             continue
         parts = line.split()
-        if len(parts) < 2 or "-" not in parts[0] or not parts[1].isdigit():
+        if len(parts) < 2 or "-" not in parts[0]:
             raise ParseError(f"expected 'START-END SIZE ...', got {line[:60]!r}", lineno)
-        size = int(parts[1])
+        size = parse_int(parts[1], "size", lineno)
         caller = None
         pages = None
         kind = None
@@ -67,10 +67,7 @@ def parse_vmallocinfo(text: str) -> List[Area]:
                 i += 1
         for token in parts[i:]:
             if token.startswith("pages="):
-                value = token[6:]
-                if not value.isdigit():
-                    raise ParseError(f"pages: {value!r} is not a number", lineno)
-                pages = int(value)
+                pages = parse_int(token[6:], "pages", lineno)
             elif kind is None and token in TYPES:
                 kind = token
         append(Area(size, caller, pages, kind or "other"))

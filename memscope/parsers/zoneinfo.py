@@ -129,7 +129,7 @@ def parse_zoneinfo(text: str) -> Zoneinfo:
                 raise ParseError(f"malformed zone header {line!r}", lineno)
             if zone is not None:
                 _finish(zone)
-            zone = Zone(int(m.group(1)), m.group(2), lineno)
+            zone = Zone(parse_int(m.group(1), "node", lineno), m.group(2), lineno)
             zones.append(zone)
             section = "zone"
             continue
@@ -175,7 +175,8 @@ def parse_zoneinfo(text: str) -> Zoneinfo:
             continue
         if len(parts) == 2 and _STAT_NAME.match(key) and _INT.match(parts[1]):
             target = zone.node_stats if section == "node" else zone.stats
-            target[key] = int(parts[1])
+            # vm_stat counters are printed signed (%ld): per-cpu drift can show below 0
+            target[key] = parse_int(parts[1], key, lineno, signed=True)
             continue
         skipped.append((lineno, raw))
     if zone is not None:
