@@ -181,7 +181,7 @@ def test_live_stat_and_cmdline():
     st = parse_stat(open("/proc/self/stat").read())
     assert st["pid"] > 0 and st["comm"]
     assert parse_cmdline(b"python3\x00-c\x00pass\x00") == "python3 -c pass"
-    assert parse_cmdline(b"a\xff\x00") == "a\ufffd"
+    assert parse_cmdline(b"a\xff\x00") == "a\udcff"  # lossless: surrogateescape
 
 
 def test_mounts():

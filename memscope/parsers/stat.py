@@ -51,5 +51,6 @@ def parse_stat(text: str) -> Dict[str, Union[int, str]]:
 
 
 def parse_cmdline(data: bytes) -> str:
-    """argv joined by spaces, decoded with replacement (any user sets it)."""
-    return data.rstrip(b"\x00").replace(b"\x00", b" ").decode("utf-8", "replace")
+    """argv joined by spaces (any user sets it); bytes that are not UTF-8 are kept as
+    surrogate escapes (PEP 383), so machine output carries them losslessly."""
+    return data.rstrip(b"\x00").replace(b"\x00", b" ").decode("utf-8", "surrogateescape")
