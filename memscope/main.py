@@ -17,8 +17,6 @@ Before anything else, and so from the first milliseconds on:
   memscope.output says "standard output is closed" if the command needs it.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
