@@ -34,7 +34,7 @@ def load_report(path: str) -> Dict[str, Any]:
         except yaml.YAMLError as exc:
             raise MemscopeError(f"{path}: not valid YAML or JSON "
                                 f"({str(exc).splitlines()[0]})") from None
-        doc = docs[-1] if docs else None  # a --watch stream: its last document
+        doc = _names(docs[-1]) if docs else None  # a --watch stream: its last document
     if not isinstance(doc, dict) or doc.get("schema_version") != 1:
         raise MemscopeError(f"{path}: not a memscope report (no schema_version 1)")
     if "summary" not in doc and "memory" in doc:
@@ -42,3 +42,15 @@ def load_report(path: str) -> Dict[str, Any]:
     if not isinstance(doc.get("summary"), dict):
         raise MemscopeError(f"{path}: not a memscope report (no summary)")
     return doc
+
+
+def _names(value: Any) -> Any:
+    """A name that is not UTF-8 is written to YAML as !!binary (memscope.render): read it
+    back as the same str, its bytes as surrogate escapes, as JSON gives it."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    if isinstance(value, dict):
+        return {k: _names(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_names(v) for v in value]
+    return value
