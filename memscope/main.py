@@ -17,17 +17,15 @@ Before anything else, and so from the first milliseconds on:
   memscope.output says "standard output is closed" if the command needs it.
 """
 
-import os
+# Only built-in modules before the handlers are in place (os may not be loaded yet).
+import _signal
+import posix
 import sys
-
-# Options under which top must not read ahead: another root, fewer files (status only, no
-# page-table walk), a few pids, or no reading at all.
-_NO_PREFETCH = ("--root", "--rss-only", "--walk-limit", "--pid", "--help", "--version")
 
 
 def _on_signal(signum, frame) -> None:
     _leave()
-    os._exit(128 + signum)
+    posix._exit(128 + signum)
 
 
 def _leave() -> None:
@@ -42,8 +40,6 @@ def _leave() -> None:
 
 def _install_signals() -> None:
     # _signal, not signal: the signal module imports enum, milliseconds without a handler
-    import _signal
-
     for sig in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP):
         if _signal.getsignal(sig) != _signal.SIG_IGN:
             _signal.signal(sig, _on_signal)
@@ -62,6 +58,12 @@ def _guard_descriptors() -> None:
 
 # At import, not in main(): the console script imports this module, then calls main().
 _install_signals()
+
+import os  # noqa: E402  (after the handlers: see above)
+
+# Options under which top must not read ahead: another root, fewer files (status only, no
+# page-table walk), a few pids, or no reading at all.
+_NO_PREFETCH = ("--root", "--rss-only", "--walk-limit", "--pid", "--help", "--version")
 
 
 def main() -> None:
