@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from conftest import REPO, run_memscope, run_unprivileged
+from test_cgroup import child_cgroups  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.skipif(not os.path.isfile("/proc/self/smaps_rollup"),
                                 reason="needs a live Linux /proc")
@@ -753,3 +754,97 @@ def test_warnings_are_per_run_not_per_process():
     finally:
         cli_module.cli.commands.pop("_warns_twice", None)
     assert seen == [1, 1]  # once per run, and again in the next run
+
+
+HOSTILE = "\x1b]0;t\x07\x1b[2J\x9b31m\u202e"
+
+
+def test_kernel_names_are_neutralised_in_every_table(tmp_path):
+    """Zone, vmalloc caller and slab cache names (a --root tree is anyone's) reach no
+    terminal as control, in tables or in stderr, and stay whole in JSON."""
+    host = tmp_path / "host"
+    shutil.copytree(REPO / "fixtures" / "this-vm-6.18.44-fc-v657", host, symlinks=True)
+    zi = host / "proc" / "zoneinfo"
+    zi.write_text(zi.read_text().replace("zone   Normal", f"zone   Nor{HOSTILE}mal"))
+    bi = host / "proc" / "buddyinfo"
+    bi.write_text(bi.read_text().replace("Normal", f"Nor{HOSTILE}mal"))
+    vi = host / "proc" / "vmallocinfo"
+    vi.write_text(vi.read_text().replace("irq_init_percpu_irqstack", f"irq{HOSTILE}stack"))
+    try:
+        slab = Path("/proc/slabinfo").read_text().splitlines()
+    except OSError:
+        slab = None
+    if slab and len(slab) > 3:
+        first = slab[2].split()[0]
+        slab[2] = slab[2].replace(first, f"c{HOSTILE}x", 1)
+        (host / "proc" / "slabinfo").write_text("\n".join(slab) + "\n")
+    for args in (["zones"], ["zones", "--explain"], ["summary"], ["vmalloc"],
+                 ["vmalloc", "--by", "type"], ["slab"], ["report"]):
+        if args[0] == "slab" and not slab:
+            continue
+        r = run_memscope(*args, "--root", host)
+        assert r.returncode in (0, 1), (args, r.stderr)
+        assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+        _harmless(r.stdout)
+        _harmless(r.stderr)
+    r = run_memscope("zones", "--root", host, "--format", "json")
+    if r.returncode == 0:
+        assert f"Nor{HOSTILE}mal" in [z["zone"] for z in json.loads(r.stdout)["zones"]]
+        text = run_memscope("zones", "--root", host, "--format", "prom").stdout
+        assert "\x1b" in text and "\n\x1b" not in text  # a label value, escaped as the format says
+
+
+def test_diff_categories_and_names_are_neutralised(tmp_path):
+    r = run_memscope("report", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    doc["summary"]["breakdown"][0]["category"] = f"free{HOSTILE}"
+    doc["top"]["groups"].append({"key": f"prog{HOSTILE}", "count": 1, "rss": 1 << 30,
+                                 "pss": 1 << 30, "uss": 1 << 30, "swap": 0,
+                                 "pss_missing": 0})
+    doc["source"]["hostname"] = f"host{HOSTILE}"
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(r.stdout)
+    b.write_text(json.dumps(doc))
+    r = run_memscope("diff", a, b)
+    assert r.returncode in (0, 1), r.stderr
+    _harmless(r.stdout)
+    _harmless(r.stderr)
+
+
+@pytest.mark.skipif(not ROOT, reason="mounting a tmpfs needs root")
+def test_a_hostile_mount_point_in_shmem(tmp_path):
+    point = tmp_path / f"m{HOSTILE}\nx"
+    point.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "none", str(point)],
+                       capture_output=True)
+    if r.returncode:
+        pytest.skip(f"cannot mount a tmpfs: {r.stderr[-200:]!r}")
+    try:
+        (point / "f").write_bytes(b"x" * 65536)
+        r = run_memscope("shmem")
+        assert r.returncode == 0, r.stderr
+        _harmless(r.stdout)
+        r = run_memscope("shmem", "--format", "json")
+        points = [m["mountpoint"] for m in json.loads(r.stdout)["mounts"]]
+        assert str(point) in points
+    finally:
+        subprocess.run(["umount", str(point)])
+
+
+def test_a_hostile_cgroup_name(child_cgroups):  # noqa: F811
+    make, parent = child_cgroups
+    try:
+        [(path, _d)] = make(f"c{HOSTILE}")
+    except OSError as exc:
+        pytest.skip(f"cgroupfs refuses the name: {exc}")
+    for args in (["cgroup", parent, "--children"], ["cgroup", path], ["report"]):
+        r = run_memscope(*args)
+        assert r.returncode == 0, r.stderr
+        _harmless(r.stdout)
+        _harmless(r.stderr)
+    r = run_memscope("cgroup", parent, "--children", "--format", "json")
+    assert path in [c["path"] for c in json.loads(r.stdout)["cgroups"]]
+    r = run_memscope("cgroup", path + "\x1b[31mgone")
+    assert r.returncode == 1
+    _harmless(r.stderr)
