@@ -848,3 +848,32 @@ def test_a_hostile_cgroup_name(child_cgroups):  # noqa: F811
     r = run_memscope("cgroup", path + "\x1b[31mgone")
     assert r.returncode == 1
     _harmless(r.stderr)
+
+
+def test_cgroup_pid_finds_a_cgroup_whose_name_is_not_utf8(child_cgroups, workers):  # noqa: F811
+    make, parent = child_cgroups
+    name = "bad\udcff\udcfe" + HOSTILE  # bytes b"bad\xff\xfe..." on disk
+    try:
+        [(path, d)] = make(name)
+    except OSError as exc:
+        pytest.skip(f"cgroupfs refuses the name: {exc}")
+    w = workers("none")
+    with open(os.path.join(d, "cgroup.procs"), "w") as f:
+        f.write(str(w.pid))
+    r = run_memscope("cgroup", "--pid", w.pid, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    [cg] = json.loads(r.stdout)["cgroups"]
+    assert cg["path"] == path and cg["pids"] == [w.pid]
+    r = run_memscope("cgroup", "--pid", w.pid, "--format", "yaml")
+    assert _as_bytes(yaml.safe_load(r.stdout)["cgroups"][0]["path"]) == _as_bytes(path)
+    r = run_memscope("cgroup", "--pid", w.pid, "--format", "prom")
+    r.stdout.encode("utf-8")
+    assert "bad\\\\xff\\\\xfe" in r.stdout
+    r = run_memscope("cgroup", "--pid", w.pid)
+    _harmless(r.stdout)
+    with open(os.path.join(parent_dir(d), "cgroup.procs"), "w") as f:
+        f.write(str(w.pid))  # back, so the cgroup can be removed
+
+
+def parent_dir(d):
+    return os.path.dirname(d)
