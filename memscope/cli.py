@@ -546,6 +546,9 @@ def main(argv: Optional[list] = None) -> None:
     fit_streams(sys.stdout, sys.stderr)
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
+    if sys.stdout is None and (not args or {"--help", "--version"} & set(args)):
+        _stderr("memscope: error: standard output: cannot write (it is closed; redirect it)")
+        sys.exit(1)  # click would print the help into nothing and exit 0
     try:
         cli.main(args=args, prog_name="memscope", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -10,10 +10,10 @@
   replaces a symlink at FILE instead of following it.
 - anything else — a character or block device (/dev/null), a FIFO, a socket, /dev/stdout,
   /proc/self/fd/N, a process substitution ``>(gzip)`` (/dev/fd/63), or a symlink to one of
-  those, or any path under /dev, /proc or /sys — is written in place and never replaced: our
-  own descriptors (/dev/stdout, /dev/fd/N, /proc/self/fd/N) are dup()ed, so a pipe or socket
-  works and an append-mode file keeps appending; other paths are opened for writing without
-  O_CREAT and, for a device or FIFO, without O_TRUNC.
+  those, or any path on the filesystems of /dev, /proc or /sys — is written in place and
+  never replaced: our own descriptors (/dev/stdout, /dev/fd/N, /proc/self/fd/N) are
+  dup()ed, so a pipe or socket works and an append-mode file keeps appending; other paths
+  are opened for writing without O_CREAT and, for a device or FIFO, without O_TRUNC.
 - a directory, or a name ending in ``/``, is refused with one line.
 
 No signal leaves a temp file behind: the temp files being written are listed in
@@ -90,11 +90,19 @@ def _absolute(path: str) -> str:
 
 
 def _in_pseudo_fs(abspath: str) -> bool:
+    """Is the directory on the filesystem of /dev, /proc or /sys itself? (/dev/shm, a tmpfs
+    of its own, is not: files are made there as anywhere.)"""
     try:
-        where = os.path.realpath(os.path.dirname(abspath))
+        dev = os.stat(os.path.dirname(abspath)).st_dev
     except OSError:
         return False
-    return any(where == top or where.startswith(top + "/") for top in _PSEUDO)
+    for top in _PSEUDO:
+        try:
+            if os.stat(top).st_dev == dev:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 class InPlace:
