@@ -888,3 +888,55 @@ def test_cgroup_pid_finds_a_cgroup_whose_name_is_not_utf8(child_cgroups, workers
 
 def parent_dir(d):
     return os.path.dirname(d)
+
+
+# --- the renderers on any text at all (hypothesis) -------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+# any code point, lone surrogates (bytes that are not UTF-8) and YAML's troublemakers included
+NAMES = st.one_of(st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF,
+                                        blacklist_categories=())),
+                  st.sampled_from(["yes", "no", "null", "~", ": x", "- x", "? x", "&a", "*a",
+                                   "!t", "#c", "'q", '"q', "0x1F", "1e3", ".inf", "\x85",
+                                   "\u2028", "\u2029", "\ufeff", "\udcff", "\ud800",
+                                   " lead", "trail ", "a\r\nb", "%TAG"]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(NAMES)
+def test_any_name_round_trips_in_json_and_yaml(name):
+    from memscope.collect.documents import _names
+    from memscope.render import to_json, to_yaml
+
+    doc = {"schema_version": 1, "processes": [{"name": name, "cmdline": name + " x"}],
+           "groups": {"k": name}}
+    back = json.loads("".join(to_json(doc)))
+    assert back["processes"][0]["name"] == name and back["groups"]["k"] == name
+    text = to_yaml(doc)
+    text.encode("utf-8")  # valid UTF-8: no lone surrogate reaches the stream
+    # lossless for every name a read can give: surrogates only stand for bytes 0x80-0xFF
+    readable = not any("\ud800" <= ch < "\udc80" or "\udd00" <= ch <= "\udfff"
+                       for ch in name)
+    for loader in (yaml.SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        loaded = _names(yaml.load(text, Loader=loader))
+        if readable:
+            assert loaded["processes"][0]["name"] == name, (loader, text)
+            assert loaded["groups"]["k"] == name
+
+
+@settings(max_examples=400, deadline=None)
+@given(NAMES)
+def test_any_name_is_harmless_in_a_terminal_and_valid_in_a_label(name):
+    from memscope.render.prom import escape
+    from memscope.text import safe, safe_lines
+
+    shown = safe(name)
+    assert shown.isprintable() and len(shown) == len(name)
+    lines = safe_lines(name + "\n" + name)
+    assert lines.count("\n") == (name + "\n" + name).count("\n")
+    assert all(line.isprintable() for line in lines.split("\n"))
+    label = escape(name)
+    label.encode("utf-8")  # valid UTF-8
+    assert "\n" not in label and '"' not in label.replace('\\"', "")

@@ -84,7 +84,12 @@ def _yaml_dumper():
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:  # bytes that are not UTF-8: the bytes themselves
-                return dumper.represent_binary(value.encode("utf-8", "surrogateescape"))
+                try:
+                    return dumper.represent_binary(value.encode("utf-8", "surrogateescape"))
+                except UnicodeEncodeError:
+                    # a surrogate no read can give (only U+DC80-U+DCFF stand for bytes),
+                    # from a JSON document's \ud800: written as that escape, as text
+                    value = value.encode("utf-8", "backslashreplace").decode("utf-8")
             return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
 
         Dumper.add_representer(str, text)

@@ -27,7 +27,10 @@ def escape(value: Any) -> str:
     double quote and newline escaped as the format says."""
     s = str(value)
     if not s.isascii():
-        s = s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        try:
+            s = s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a surrogate that stands for no byte: its escape
+            s = s.encode("utf-8", "backslashreplace").decode("utf-8")
     return s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
 
 
