@@ -43,8 +43,9 @@ def _common(f: Callable, formats, root: bool = True) -> Callable:
                                                if "prom" in formats else "yaml and json") +
                           " carry integer bytes."),
         click.option("-o", "--output", metavar="FILE",
-                     help="Write to FILE atomically (temp file, fsync, rename) instead of "
-                          "stdout."),
+                     help="Write to FILE instead of stdout: a regular file is replaced "
+                          "atomically (temp file, fsync, rename); a device, FIFO, socket or "
+                          "/dev/stdout is written in place."),
         click.option("-b", "--bytes", "unit", flag_value="b", help="Table sizes in bytes."),
         click.option("-k", "--kibi", "unit", flag_value="k",
                      help="Table sizes in KiB (kB with --si)."),
@@ -53,6 +54,7 @@ def _common(f: Callable, formats, root: bool = True) -> Callable:
         click.option("-g", "--gibi", "unit", flag_value="g",
                      help="Table sizes in GiB (GB with --si)."),
         click.option("--si", is_flag=True, help="Powers of 1000 instead of 1024 in tables."),
+        quiet_option,
         click.option("--debug", is_flag=True,
                      help="Show a traceback for errors (for bug reports)."),
     ]
@@ -60,6 +62,15 @@ def _common(f: Callable, formats, root: bool = True) -> Callable:
         f = option(f)
     return f
 
+
+def _set_quiet(ctx, param, value) -> None:
+    if value:
+        run_state(ctx).quiet = True
+
+
+quiet_option = click.option("-q", "--quiet", is_flag=True, expose_value=False,
+                            callback=_set_quiet,
+                            help="No warnings on stderr (errors are still one line).")
 
 common_options = output_options()
 
@@ -78,7 +89,9 @@ def render(doc: Dict[str, Any], fmt: str, table: Callable[[Dict[str, Any]], str]
         return r.to_json(doc, stream)
     if fmt == "yaml":
         return r.to_yaml(doc, stream)
-    return table(doc)
+    from memscope.text import safe_lines
+
+    return safe_lines(table(doc))  # names are data: nothing reaches the terminal as control
 
 
 def run(build: Callable[[], Dict[str, Any]], table: Callable[[Dict[str, Any]], str],
@@ -90,13 +103,16 @@ def run(build: Callable[[], Dict[str, Any]], table: Callable[[Dict[str, Any]], s
         _run(build, table, fmt, output, watch, count, prom)
     except KeyboardInterrupt:
         raise Interrupted() from None
+    except BrokenPipeError:  # not an OSError past here: click makes EPIPE a silent exit 1
+        raise ReaderGone() from None
 
 
 def _run(build, table, fmt, output, watch, count, prom) -> None:
     from memscope.output import emit
 
+    utf8 = fmt != "table"  # machine formats are UTF-8 whatever the locale
     if watch is None:
-        emit(render(build(), fmt, table, prom=prom), output)
+        emit(render(build(), fmt, table, prom=prom), output, utf8)
         return
     n = 0
     while True:
@@ -104,26 +120,48 @@ def _run(build, table, fmt, output, watch, count, prom) -> None:
         text = render(doc, fmt, table, stream=True, prom=prom)
         if fmt == "table" and output is None and n:
             emit("\n", output)
-        emit(text, output)
+        emit(text, output, utf8)
         n += 1
         if count is not None and n >= count:
             return
         time.sleep(watch)
 
 
-_WARNED: set = set()
+class RunState:
+    """What one run of a command remembers: the warnings already printed (each once per run:
+    a --watch loop repeats its reads, not them) and --quiet. Kept on the run's root click
+    context, so two runs in one process (tests, a library caller) share nothing."""
+
+    def __init__(self) -> None:
+        self.quiet = False
+        self.warned: set = set()
+
+    def warn(self, lines) -> None:
+        for line in lines:
+            if line not in self.warned:
+                self.warned.add(line)
+                if not self.quiet:
+                    _stderr(f"memscope: warning: {line}")
+
+
+def run_state(ctx: Optional[click.Context] = None) -> RunState:
+    ctx = ctx or click.get_current_context(silent=True)
+    if ctx is None:
+        return RunState()  # outside a command: nothing to remember
+    return ctx.find_root().meta.setdefault("memscope.run", RunState())
 
 
 def warn(lines) -> None:
-    """Warnings to stderr, each once per run (a --watch loop repeats its reads, not them)."""
-    for line in lines:
-        if line not in _WARNED:
-            _WARNED.add(line)
-            _stderr(f"memscope: warning: {line}")
+    """Warnings to stderr, each once per run, none with --quiet."""
+    run_state().warn(lines)
 
 
 class Interrupted(Exception):
     """SIGINT, carried past click (which would print a blank line) to main: exit 130."""
+
+
+class ReaderGone(Exception):
+    """EPIPE on stdout (``| head``), carried past click to main: a quiet exit 0."""
 
 
 def _size(ctx, param, value):
@@ -132,29 +170,44 @@ def _size(ctx, param, value):
     from memscope.render.units import parse_size
 
     try:
-        return parse_size(value)
+        size = parse_size(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    if size > 1 << 64:  # SPEC.md: no figure memscope reads is larger
+        raise click.BadParameter(f"{value!r} is larger than 2^64 bytes (16384P)")
+    return size
 
 
 def _regex(ctx, param, value):
     if value is None:
         return None
-    import re
+    from memscope.match import BoundedPattern
 
     try:
-        re.compile(value)
-    except re.error as exc:
-        raise click.BadParameter(f"{value!r} is not a regular expression ({exc})") from None
+        return BoundedPattern(value, f"--{param.name}")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+WATCH_MAX = 86400.0
+
+
+def _watch(ctx, param, value):
+    """0.1 <= SECONDS <= a day, a finite number (inf, nan and 1e400 are not)."""
+    if value is None:
+        return None
+    if not (0.1 <= value <= WATCH_MAX):  # also false for nan
+        raise click.BadParameter(f"{value!r} is not between 0.1 and {WATCH_MAX:.0f} seconds "
+                                 "(a day; for longer, use cron or a timer)")
     return value
 
 
 def watch_options(f: Callable) -> Callable:
     f = click.option("--count", type=click.IntRange(min=1), metavar="N",
                      help="With --watch, stop after N repetitions.")(f)
-    f = click.option("--watch", type=click.FloatRange(min=0.1), metavar="SECONDS",
-                     help="Repeat every SECONDS (yaml: a document stream; json: an object "
-                          "a line).")(f)
+    f = click.option("--watch", type=float, callback=_watch, metavar="SECONDS",
+                     help="Repeat every SECONDS, 0.1 to 86400 (yaml: a document stream; "
+                          "json: an object a line).")(f)
     return f
 
 
@@ -455,12 +508,14 @@ def diff(old: str, new: str, min_change: int, fmt: str, output: Optional[str],
 
 @cli.command()
 @click.option("-o", "--output", required=True, metavar="FILE.tar.gz",
-              help="Where to write the snapshot (atomically).")
+              help="Where to write the snapshot (atomically; a device, FIFO or pipe such "
+                   "as /dev/stdout is written in place).")
 @click.option("--maps", is_flag=True,
               help="Also capture every process's smaps, maps and mounts (for proc --maps and "
                    "shmem; much larger).")
 @click.option("--root", default="/", show_default=True, metavar="DIR",
               help="Only / (the live host) can be captured.")
+@quiet_option
 @click.option("--debug", is_flag=True, help="Show a traceback for errors (for bug reports).")
 def snapshot(output: str, maps: bool, root: str, debug: bool) -> None:
     """Capture the raw files for analysis elsewhere: every command then runs on the capture
@@ -468,7 +523,10 @@ def snapshot(output: str, maps: bool, root: str, debug: bool) -> None:
     from memscope.snapshot import capture
     from memscope.sources import open_root
 
-    manifest = capture(open_root(root), output, maps)
+    try:
+        manifest = capture(open_root(root), output, maps)
+    except BrokenPipeError:  # -o /dev/stdout | head: quietly, as for every command
+        raise ReaderGone() from None
     skipped = manifest["skipped"]
     if skipped.get("PermissionDenied"):
         warn([f"{skipped['PermissionDenied']} file(s) could not be read and are not in the "
@@ -481,26 +539,31 @@ def _quiet_stdout() -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass
 
 
 def main(argv: Optional[list] = None) -> None:
     from memscope.errors import MemscopeError
+    from memscope.text import fit_streams
 
+    fit_streams(sys.stdout, sys.stderr)
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
+    if sys.stdout is None and (not args or {"--help", "--version"} & set(args)):
+        _stderr("memscope: error: standard output: cannot write (it is closed; redirect it)")
+        sys.exit(1)  # click would print the help into nothing and exit 0
     try:
         cli.main(args=args, prog_name="memscope", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:  # usage errors: click's message, exit 2
-        exc.show()
+        _show_usage_error(exc)
         sys.exit(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt, Interrupted):
         _quiet_stdout()
         sys.exit(130)
-    except BrokenPipeError:
+    except (BrokenPipeError, ReaderGone):  # the reader went away (| head): quietly
         _quiet_stdout()
         sys.exit(0)
     except MemscopeError as exc:
@@ -517,9 +580,29 @@ def main(argv: Optional[list] = None) -> None:
     sys.exit(0)
 
 
+def _show_usage_error(exc: click.ClickException) -> None:
+    """click's usage message, with what the user typed made harmless for the terminal."""
+    import io
+
+    from memscope.text import safe_lines
+
+    buf = io.StringIO()
+    exc.show(file=buf)
+    _write_stderr(safe_lines(buf.getvalue().rstrip("\n")) + "\n")
+
+
 def _stderr(line: str) -> None:
+    """One line on stderr: newlines folded, control characters (from names) neutralised."""
+    from memscope.text import safe
+
+    _write_stderr(safe(line.replace("\n", " ")) + "\n")
+
+
+def _write_stderr(text: str) -> None:
+    if sys.stderr is None:  # started with stderr closed
+        return
     try:
-        sys.stderr.write(line.replace("\n", " ") + "\n")
+        sys.stderr.write(text)
         sys.stderr.flush()
     except (OSError, ValueError):
         pass

@@ -226,15 +226,16 @@ def take(root: Root, out, maps: bool = False) -> Dict[str, object]:
 
 
 def capture(root: Root, output: str, maps: bool = False) -> Dict[str, object]:
-    """Write the snapshot to ``output`` atomically; return its manifest."""
+    """Write the snapshot to ``output`` (atomically, or in place for a device or pipe: see
+    memscope.output); return its manifest."""
     from memscope.errors import MemscopeError
-    from memscope.output import AtomicFile
+    from memscope.output import open_output
 
     # The one place that must know the root is live: a capture is of the running host.
     if not root.live:
         raise MemscopeError(f"--root {root.path}: a snapshot is taken of the live host "
                             "(--root /); this root is already a capture")
-    with AtomicFile(output) as out:
+    with open_output(output) as out:
         return take(root, out, maps)
 
 

@@ -468,8 +468,10 @@ class Root:
                               "not a kernel file: check the --root tree") from None
 
     def read_text(self, rel: str) -> str:
-        # Kernel files are ASCII; anything else is shown, never fatal, at decode time.
-        return self.read_bytes(rel).decode("utf-8", "replace")
+        # Kernel files are ASCII; names in them (comm, mount points, cgroup paths) are any
+        # bytes a user chose: kept losslessly as surrogate escapes (PEP 383), escaped by each
+        # renderer (memscope.render, memscope.text), never fatal at decode time.
+        return self.read_bytes(rel).decode("utf-8", "surrogateescape")
 
     def read_optional(self, rel: str) -> Optional[str]:
         """The file's text, or None where the kernel lacks it (absent or unsupported)."""

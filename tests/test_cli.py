@@ -111,7 +111,7 @@ def test_head_exits_quietly():
     assert r.stdout.splitlines()[-1] == "status=0"
 
 
-def test_output_file_is_atomic_0644_and_replaces_a_symlink(tmp_path):
+def test_output_file_is_atomic_follows_the_umask_and_replaces_a_symlink(tmp_path):
     target = tmp_path / "elsewhere.txt"
     target.write_text("must survive")
     link = tmp_path / "out.json"
@@ -126,7 +126,8 @@ def test_output_file_is_atomic_0644_and_replaces_a_symlink(tmp_path):
     assert not link.is_symlink()
     assert target.read_text() == "must survive"
     assert json.loads(link.read_text())["schema_version"] == 1
-    assert stat.S_IMODE(link.stat().st_mode) == 0o644
+    # a new file (the symlink is not a regular file to keep the mode of) follows the umask
+    assert stat.S_IMODE(link.stat().st_mode) == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere.txt", "out.json"]
 
 

@@ -164,7 +164,7 @@ def test_hostile_command_line_is_intact_in_json_and_harmless_in_tables(workers):
     argv0 = b"evil)\x1b[31m\n name\xff\x00"[:-1]
     w = workers("none", argv0=argv0)
     p = proc_json(w.pid)[w.pid]
-    assert p["cmdline"].startswith("evil)\x1b[31m\n name\ufffd")
+    assert p["cmdline"].startswith("evil)\x1b[31m\n name\udcff")  # the byte, losslessly
     table = run_memscope("top", "--pid", w.pid).stdout
     assert "\x1b" not in table and "evil)?[31m? name" in table
 

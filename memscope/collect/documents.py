@@ -139,7 +139,12 @@ def _load_yaml(path: str, text: str) -> Any:
                 build = builders.get(tag)
                 if build is None or tag == "tag:yaml.org,2002:merge":
                     raise _fail(path, f"the YAML tag {tag[:40]!r} is refused, line {line}")
-                add(build(constructor, ScalarNode(tag, event.value, style=event.style)), line)
+                value = build(constructor, ScalarNode(tag, event.value, style=event.style))
+                if isinstance(value, bytes):
+                    # a name that is not UTF-8 is written to YAML as !!binary (memscope.text):
+                    # read back as the same str, its bytes as surrogate escapes, as JSON gives
+                    value = value.decode("utf-8", "surrogateescape")
+                add(value, line)
             elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 if event.tag not in (None, "!", "tag:yaml.org,2002:map",
                                      "tag:yaml.org,2002:seq"):

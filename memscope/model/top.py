@@ -61,7 +61,8 @@ def build_top(results: Sequence[Tuple[int, Any]], sort: str = "pss", limit: Opti
     """The ``top`` document and the warnings for stderr."""
     from memscope import SCHEMA_VERSION
 
-    pattern = re.compile(match) if match else None
+    # a str, or cli's BoundedPattern (memscope.match: text and time bounded)
+    pattern = (re.compile(match) if isinstance(match, str) else match) if match else None
     kept: List[Dict[str, Any]] = []
     keys: List[str] = []
     skipped = {"permission_denied": 0, "vanished": 0, "capped": 0, "unreadable": 0}

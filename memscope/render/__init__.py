@@ -1,7 +1,19 @@
-"""Renderers: the model's documents to text. They know nothing about /proc.
+r"""Renderers: the model's documents to text. They know nothing about /proc.
 
 Machine formats (json, yaml) render the document as is, integer bytes whatever the unit
 flags say. Tables render a view of it with units applied (render/table.py).
+
+Names are data (README "What memscope promises about bad input"): a name or command line
+holding bytes that are not UTF-8 is carried as surrogate escapes (PEP 383) from the read to
+here, and leaves losslessly:
+
+- JSON writes each such byte 0xHH as the escape ``\udcHH`` (what Python's json does);
+  ``json.loads`` gives the same string back and ``.encode("utf-8", "surrogateescape")`` the
+  original bytes.
+- YAML cannot hold a lone surrogate, so such a string is written as ``!!binary`` (base64 of
+  the exact bytes), which every YAML safe loader reads back as those bytes. Any other string
+  with a character that is not printable (controls, U+0085, U+2028, bidi marks) is written
+  double-quoted, with YAML's escapes, so no YAML loader folds or drops it.
 """
 
 from __future__ import annotations
@@ -55,10 +67,40 @@ def to_json(doc: Dict[str, Any], stream: bool = False) -> Iterator[str]:
     yield "\n}\n"
 
 
+_DUMPER = None
+
+
+def _yaml_dumper():
+    global _DUMPER
+    if _DUMPER is None:
+        import yaml
+
+        class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
+            pass
+
+        def text(dumper, value: str):
+            if value.isprintable():
+                return dumper.represent_str(value)
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # bytes that are not UTF-8: the bytes themselves
+                try:
+                    return dumper.represent_binary(value.encode("utf-8", "surrogateescape"))
+                except UnicodeEncodeError:
+                    # a surrogate no read can give (only U+DC80-U+DCFF stand for bytes),
+                    # from a JSON document's \ud800: written as that escape, as text
+                    value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+            return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+
+        Dumper.add_representer(str, text)
+        _DUMPER = Dumper
+    return _DUMPER
+
+
 def to_yaml(doc: Dict[str, Any], stream: bool = False) -> str:
     import yaml
 
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    dumper = _yaml_dumper()
     # --watch: a multi-document stream, each document opened with '---'.
     return yaml.dump(plain(doc), Dumper=dumper, sort_keys=False, default_flow_style=False,
                      explicit_start=stream, allow_unicode=True)

@@ -22,7 +22,16 @@ CGROUP = ("usage", "limit", "high", "peak", "swap", "anon", "file", "shmem", "ke
 
 
 def escape(value: Any) -> str:
-    return str(value).replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
+    """A label value: valid UTF-8 as the exposition format requires, so a byte 0xHH of a
+    name that is not UTF-8 (a surrogate escape) becomes the text ``\\xHH``; then backslash,
+    double quote and newline escaped as the format says."""
+    s = str(value)
+    if not s.isascii():
+        try:
+            s = s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a surrogate that stands for no byte: its escape
+            s = s.encode("utf-8", "backslashreplace").decode("utf-8")
+    return s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
 
 
 class Exposition:

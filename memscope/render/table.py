@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Sequence
 
 from memscope.render.units import Units
+from memscope.text import safe
 
 
 def grid(rows: Sequence[Sequence[Any]], headers: Sequence[str] = (),
@@ -14,9 +15,10 @@ def grid(rows: Sequence[Sequence[Any]], headers: Sequence[str] = (),
 
     width = max(len(headers), max((len(r) for r in rows), default=0))
     colalign = list(align) if align else ["left"] + ["right"] * (width - 1)
-    kwargs = dict(headers=list(headers), tablefmt="plain", colalign=colalign,
+    # every cell through clean(): a name's ESC would otherwise be measured as invisible
+    kwargs = dict(headers=[clean(h) for h in headers], tablefmt="plain", colalign=colalign,
                   disable_numparse=True)
-    data = [list(r) for r in rows]
+    data = [[clean(c) if isinstance(c, str) else c for c in r] for r in rows]
     try:  # tabulate 0.10+: a parameter keeps the indent of sub-rows
         return tabulate_module.tabulate(data, preserve_whitespace=True, **kwargs)
     except TypeError:  # older releases: a module global
@@ -24,9 +26,9 @@ def grid(rows: Sequence[Sequence[Any]], headers: Sequence[str] = (),
         return tabulate_module.tabulate(data, **kwargs)
 
 def clean(text: Any) -> str:
-    """Text from processes and files is untrusted: no control characters in a terminal."""
-    s = str(text)
-    return "".join(ch if ch.isprintable() else "?" for ch in s)
+    """Text from processes and files is untrusted: no control characters in a terminal
+    (memscope.text.safe: ESC, C1, bidi, surrogates... each shown as ?)."""
+    return safe(text)
 
 
 def notes_block(notes: List[Dict[str, str]]) -> str:

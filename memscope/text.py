@@ -1,0 +1,68 @@
+"""Names are data, never control: text for a terminal, and text for a non-UTF-8 one.
+
+Process names, command lines, cgroup paths, mount points, zone and slab cache names come
+from the kernel and from any user (SPEC.md "Errors"). In tables and in stderr messages every
+character that is not printable — C0 controls (ESC, BEL, backspace, CR, TAB), DEL, the C1
+controls U+0080–U+009F (CSI U+009B, OSC U+009D), bidi overrides and other format
+characters, line and paragraph separators, and the surrogates that stand for bytes that are
+not UTF-8 — is shown as ``?``, one character for one, so columns stay aligned and nothing
+reaches the terminal as a command. Machine formats carry the text whole (memscope.render).
+
+Imports nothing: used on the error path and by the tables.
+"""
+
+from __future__ import annotations
+
+# What a terminal that can't show a character memscope itself prints gets instead
+# (LANG=C with an ASCII terminal, ISO-8859-1, PYTHONIOENCODING=ascii).
+ASCII_FALLBACK = {
+    "\u2026": "...", "\u2264": "<=", "\u2265": ">=", "\u03a3": "sum ", "\u2212": "-",
+    "\u2013": "-", "\u2014": "--", "\u00b5": "u", "\u00d7": "x", "\u2192": "->",
+    "\u2190": "<-", "\u2248": "~", "\u00b1": "+-", "\u00b7": ".", "\u2018": "'",
+    "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " ", "\ufffd": "?",
+}
+
+
+def safe(text: object) -> str:
+    """One line of untrusted text made harmless for a terminal (see the module)."""
+    s = text if isinstance(text, str) else str(text)
+    if s.isprintable():
+        return s
+    return "".join(ch if ch.isprintable() else "?" for ch in s)
+
+
+def safe_lines(text: str) -> str:
+    """Like safe(), line by line: newlines are kept, everything else that is not printable
+    is replaced."""
+    if text.replace("\n", "").isprintable():
+        return text
+    return "\n".join(safe(line) for line in text.split("\n"))
+
+
+def _fallback(exc: UnicodeError):
+    """Codec error handler ``memscope``: ASCII stand-ins for what the encoding lacks."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    bad = exc.object[exc.start:exc.end]
+    return "".join(ASCII_FALLBACK.get(ch, "?") for ch in bad), exc.end
+
+
+def fit_streams(*streams) -> None:
+    """Streams whose encoding can't hold every character (LANG=C on an ASCII terminal,
+    ISO-8859-1, PYTHONIOENCODING=ascii) print ASCII stand-ins instead of failing."""
+    import codecs
+
+    try:
+        codecs.lookup_error("memscope")
+    except LookupError:
+        codecs.register_error("memscope", _fallback)
+    for stream in streams:
+        encoding = getattr(stream, "encoding", None)
+        if not encoding:
+            continue
+        try:
+            if codecs.lookup(encoding).name == "utf-8":
+                continue
+            stream.reconfigure(errors="memscope")
+        except (LookupError, AttributeError, ValueError, OSError):
+            continue
