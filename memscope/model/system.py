@@ -396,7 +396,8 @@ def build_zones(inp: SystemInputs) -> List[Dict[str, Any]]:
             "present": z.present * P,
             "protection": [p * P for p in z.protection],
             "state": zone_state(z.free, z.min, z.low, z.high, managed),
-            "headroom": (z.free - z.low) * P,
+            # an empty zone (managed 0) has no headroom: null, never free - low < 0
+            "headroom": None if managed == 0 else (z.free - z.low) * P,
         })
     return out
 

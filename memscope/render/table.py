@@ -290,7 +290,7 @@ def zones_table(doc: Dict[str, Any], units: Units, explain: bool = False) -> str
     rows = []
     for z in doc["zones"]:
         prot = " ".join(u(p) for p in z["protection"]) or "-"
-        by_class = " ".join(u(h) for h in z["headroom_by_class"]) or "-"
+        by_class = " ".join(u(h) for h in z["headroom_by_class"] or ()) or "-"
         rows.append([z["node"], z["zone"], prot, by_class])
     blocks.append("Protection (lowmem_reserve per class zone) and headroom for requests from "
                   "each class\n" + grid(rows, ["node", "zone", "protection", "headroom by class"],
