@@ -467,9 +467,10 @@ def snapshot(output: str, maps: bool, root: str, debug: bool) -> None:
     manifest = capture(open_root(root), output, maps)
     skipped = manifest["skipped"]
     if skipped.get("PermissionDenied"):
+        from memscope.errors import denied_hint
+
         warn([f"{skipped['PermissionDenied']} file(s) could not be read and are not in the "
-              "snapshot (permission denied; run as root for every process's smaps, "
-              "vmallocinfo and slabinfo)"])
+              f"snapshot (permission denied; {denied_hint()})"])
 
 
 def _quiet_stdout() -> None:

@@ -44,8 +44,27 @@ class Unsupported(SourceError):
     hint = "the kernel has this feature disabled"
 
 
+ROOT_DENIED = ("denied to root too: the process is in another user namespace or confined "
+               "by a stricter LSM (SELinux, AppArmor, Yama ptrace_scope 3)")
+
+
+def denied_hint() -> str:
+    """What to do about EACCES: "run as root" to a user, never to root, who was denied for
+    a reason running as root cannot cure (ptrace_may_access() refuses a task in a user
+    namespace root does not own, and an LSM may refuse root; fs/proc/base.c)."""
+    import os
+
+    return ROOT_DENIED if os.geteuid() == 0 else "run as root"
+
+
 class PermissionDenied(SourceError):
-    hint = "run as root"
+    @property  # type: ignore[override]
+    def hint(self) -> str:
+        return self.__dict__.get("_hint") or denied_hint()
+
+    @hint.setter
+    def hint(self, value: str) -> None:
+        self.__dict__["_hint"] = value
 
 
 class ParseError(MemscopeError):

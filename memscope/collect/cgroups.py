@@ -13,7 +13,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any, Dict, List, Optional, Tuple
 
-from memscope.errors import MemscopeError, NotFound, ParseError, PermissionDenied
+from memscope.errors import MemscopeError, NotFound, ParseError, PermissionDenied, denied_hint
 from memscope.model.cgroup import add_members, build_cgroup, ordered
 from memscope.parsers.memcg import parse_flat_keyed, parse_value
 from memscope.parsers.pressure import parse_pressure
@@ -199,7 +199,8 @@ def read_cgroup(root: Root, hier: Hierarchy, path: str, notes: List[Dict[str, st
     if unreadable:
         notes.append({"code": "members_unreadable",
                       "text": f"{path}: {unreadable} member process(es) could not be read "
-                              "fully (run as root): procs_pss and residual are null"})
+                              f"fully ({denied_hint()}): procs_pss and residual are "
+                              "null"})
     return ordered(doc)
 
 

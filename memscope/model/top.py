@@ -105,8 +105,10 @@ def build_top(results: Sequence[Tuple[int, Any]], sort: str = "pss", limit: Opti
     if denied:
         shown = ", ".join(denied[:5])
         more = f" and {len(denied) - 5} more" if len(denied) > 5 else ""
+        from memscope.errors import denied_hint
+
         warnings.append(f"{len(denied)} process(es) listed from status only, their smaps "
-                        f"unreadable (permission denied; run as root for pss/uss): "
+                        f"unreadable (permission denied; {denied_hint()}): "
                         f"{shown}{more}")
     if problems:
         warnings.append(f"{len(problems)} process(es) skipped, their files unreadable: "

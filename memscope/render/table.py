@@ -372,6 +372,15 @@ def shmem_table(doc: Dict[str, Any], units: Units) -> str:
                              (" ..." if len(m["pids"]) > 6 else ""), u(m["rss"])]
                             for m in doc["mapped"]], ["mapped object", "pids", "resident"],
                            align=["left", "left", "right"]))
+    if doc.get("hugetlb"):
+        blocks.append("hugetlb (not Shmem: in Hugetlb and HugePages_*)\n" +
+                      grid([[h["kind"], _cut(h["name"], 50, keep_end=True),
+                             clean(h["owner"] or "-"), u(h["size"]), u(h["rss"]),
+                             " ".join(map(str, h["pids"][:6])) +
+                             (" ..." if len(h["pids"]) > 6 else "")]
+                            for h in doc["hugetlb"]],
+                           ["kind", "object", "owner", "size", "resident", "pids"],
+                           align=["left", "left", "left", "right", "right", "left"]))
     blocks.append(f"unattributed {u(doc['unattributed'])}")
     notes = notes_block(doc.get("notes", []))
     if notes:
