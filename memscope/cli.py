@@ -291,8 +291,9 @@ def cgroup(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: 
     """Memory cgroups, v1 and v2 in one model, side by side and reconciled with their
     processes. PATH is relative to the memory hierarchy's mount (/system.slice/x.service)
     or a full /sys/fs/cgroup/... path; the default is the hierarchy's root."""
-    from memscope.collect.cgroups import (cgroup_of_pid, find_hierarchy, own_share,
-                                          read_cgroup, read_children, resolve)
+    from memscope.collect.cgroups import (cgroup_of_pid, find_hierarchy, read_cgroup,
+                                          read_children, resolve)
+    from memscope.model.cgroup import build_cgroup_document
     from memscope.render.table import cgroup_table
     from memscope.render.units import Units
     from memscope.sources import open_root
@@ -307,28 +308,17 @@ def cgroup(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: 
     units = Units(unit, si)
 
     def build():
-        from memscope import SCHEMA_VERSION
-
         hier = find_hierarchy(src)
         if pid is not None:
             wanted = [resolve(src, hier, cgroup_of_pid(src, hier, pid))]
         else:
             wanted = [resolve(src, hier, p) for p in (paths or ("/",))]
-        notes = []
-        doc = {"schema_version": SCHEMA_VERSION}
+        notes: list = []
         if children:
             parent, kids = read_children(src, hier, wanted[0], notes)
-            doc["cgroups"] = kids
-            doc["parent"] = {"path": parent["path"], "usage": parent["usage"],
-                             "own_usage": own_share(parent, kids)}
-        else:
-            doc["cgroups"] = [read_cgroup(src, hier, p, notes) for p in wanted]
-        unique = []
-        for note in notes:
-            if note not in unique:
-                unique.append(note)
-        doc["notes"] = unique
-        return doc
+            return build_cgroup_document(kids, notes, parent)
+        return build_cgroup_document([read_cgroup(src, hier, p, notes) for p in wanted],
+                                     notes)
 
     run(build, lambda doc: cgroup_table(doc, units), fmt, output, watch, count,
         prom="cgroup_prom")

@@ -15,7 +15,8 @@ MEMORY = ("total", "used", "free", "shared", "buffers", "cache", "buff_cache", "
           "available_estimate")
 ZONE = ("free", "min", "low", "high", "promo", "boost", "managed", "present", "spanned",
         "headroom")
-CGROUP = ("usage", "limit", "high", "peak", "swap", "anon", "file", "shmem", "kernel", "slab",
+CGROUP = ("usage", "comparable_usage", "limit", "effective_limit", "high", "peak", "swap",
+          "anon", "file", "shmem", "kernel", "slab",
           "sock", "kernel_stack", "page_tables", "active_anon", "inactive_anon", "active_file",
           "inactive_file", "unevictable", "file_mapped", "file_dirty", "file_writeback",
           "working_set")
@@ -164,6 +165,13 @@ def add_cgroups(e: Exposition, cgroups: List[Dict[str, Any]],
             e.add("memscope_cgroup_events_total", "counter",
                   "memory.events (v1: max = failcnt, oom_kill from oom_control).", value,
                   cgroup=label, event=event)
+        if cg.get("under_oom") is not None:
+            e.add("memscope_cgroup_under_oom", "gauge",
+                  "v1 memory.oom_control under_oom: 1 while the cgroup is in OOM.",
+                  int(cg["under_oom"]), cgroup=label)
+        e.add("memscope_cgroup_memsw_failcnt_total", "counter",
+              "v1 memory.memsw.failcnt: memory+swap limit hits.", cg.get("memsw_failcnt"),
+              cgroup=label)
         e.add("memscope_cgroup_processes", "gauge", "Processes in the cgroup and below.",
               cg.get("process_count"), cgroup=label)
         for term, value in (cg.get("reconciliation") or {}).items():

@@ -246,15 +246,34 @@ def cgroup_table(doc: Dict[str, Any], units: Units) -> str:
         return u(value)
 
     rows = []
+    pad = [""] if parent is not None else []
     for label, key in CGROUP_ROWS:
         row = [label] + [cell(c, key) for c in cgs]
         if parent is not None:
             row.append(u(parent["own_usage"]) if key == "usage" else "")
         rows.append(row)
+        if key == "usage" and any(c.get("comparable_usage") not in (None, c["usage"])
+                                  for c in cgs):
+            # a root's usage rule leaves kernel memory out; its children's usage has it
+            rows.append(["  incl. kernel"] + [u(c.get("comparable_usage")) for c in cgs] +
+                        pad)
+        if key == "limit":
+            rows.append(["  applies"] + [
+                "max" if c.get("effective_limit") is None and c.get("unlimited")
+                and c.get("limit_set_by") is None else u(c.get("effective_limit"))
+                for c in cgs] + pad)
+            rows.append(["  set by"] + [
+                _cut(c["limit_set_by"], 28, keep_end=True) if c.get("limit_set_by")
+                else "-" for c in cgs] + pad)
     for ev in ("max", "oom", "oom_kill", "high", "low"):
         rows.append([f"events {ev}"] + [c["events"][ev] if c["events"][ev] is not None
-                                        else "-" for c in cgs] +
-                    ([""] if parent is not None else []))
+                                        else "-" for c in cgs] + pad)
+    if any(c.get("memsw_failcnt") is not None for c in cgs):
+        rows.append(["memsw failcnt"] + [c["memsw_failcnt"] if c.get("memsw_failcnt")
+                                         is not None else "-" for c in cgs] + pad)
+    if any(c.get("under_oom") is not None for c in cgs):
+        rows.append(["under oom"] + [{True: "yes", False: "no", None: "-"}[c.get("under_oom")]
+                                     for c in cgs] + pad)
     for kind in ("some", "full"):
         rows.append([f"pressure {kind} 10s/60s"] + [_pressure_cell(c["pressure"], kind)
                                                     for c in cgs] +
