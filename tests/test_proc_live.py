@@ -123,7 +123,7 @@ def test_top_lists_the_workers_exactly(workers):
     assert doc["totals"]["processes"] == 2
     assert doc["totals"]["rss"] == by_pid[anon.pid]["rss"] + by_pid[control.pid]["rss"]
     assert doc["skipped"] == {"permission_denied": 0, "vanished": 0, "capped": 0,
-                              "unreadable": 0}
+                              "unreadable": 0, "zombie": 0, "kernel_threads": 0}
 
 
 def test_top_rss_only_and_walk_limit(workers):
@@ -221,3 +221,87 @@ def test_prefetched_top_equals_direct_reading(workers):
                     "cmdline", "user", "source"):
             assert a[key] == d[key], key
         assert abs(a["pss"] - d["pss"]) <= DRIFT
+
+
+def task_rollup(pid):
+    """smaps_rollup of a live thread of ``pid`` (its leader may have exited)."""
+    for tid in sorted(os.listdir(f"/proc/{pid}/task")):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/smaps_rollup") as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        return int(tid), {k: int(v.split()[0]) * 1024 for k, _, v in
+                          (line.partition(":") for line in lines)}
+    return None, None
+
+
+def test_process_whose_main_thread_exited(workers):
+    """pthread_exit() in main: status says Z, smaps_rollup gives ESRCH, yet a thread holds
+    16 MiB. proc reports it from the live thread's files, top lists it, totals count it."""
+    size = 16 * MiB
+    control = workers("none")
+    w = workers("threads", size)
+    with open(f"/proc/{w.pid}/status") as f:
+        assert "\nState:\tZ" in f.read()  # the construction holds
+    with pytest.raises(ProcessLookupError):
+        open(f"/proc/{w.pid}/smaps_rollup").read()
+    r = run_memscope("proc", w.pid, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    p = doc["processes"][0]
+    tid, rollup = task_rollup(w.pid)
+    assert tid != w.pid
+    assert_equals_rollup(p, rollup)  # the kernel's own figures, through the live thread
+    assert p["name"] == "worker" and p["cmdline"].startswith(w.proc.args[0])
+    assert p["rss"] - control.rollup()["Rss"] >= size
+    assert any(n["code"] == "main_thread_exited" and str(tid) in n["text"]
+               for n in doc["notes"])
+    for args in ((), ("--pid", w.pid, "--pid", control.pid)):  # prefetched, and direct
+        top = json.loads(run_memscope("top", "--format", "json", *args).stdout)
+        listed = {q["pid"]: q for q in top["processes"]}
+        assert w.pid in listed and listed[w.pid]["rss"] == rollup["Rss"]
+        if args:
+            assert top["totals"]["rss"] == listed[w.pid]["rss"] + listed[control.pid]["rss"]
+            assert top["totals"]["processes"] == 2
+
+
+def test_zombies_are_skipped_with_their_reason(workers):
+    import subprocess
+
+    w = workers("none")
+    zombie = subprocess.Popen(["/bin/true"])  # not waited for: a zombie until the end
+    try:
+        for _ in range(100):
+            with open(f"/proc/{zombie.pid}/status") as f:
+                if "\nState:\tZ" in f.read():
+                    break
+            import time
+
+            time.sleep(0.05)
+        top = json.loads(run_memscope("top", "--format", "json", "--pid", zombie.pid,
+                                      "--pid", w.pid).stdout)
+        assert [p["pid"] for p in top["processes"]] == [w.pid]
+        assert top["skipped"]["zombie"] == 1
+        r = run_memscope("top", "--pid", zombie.pid, "--pid", w.pid)
+        assert "1 zombie" in r.stdout
+        r = run_memscope("proc", zombie.pid)
+        assert r.returncode == 1 and "zombie" in r.stderr and len(r.stderr.splitlines()) == 1
+        r = run_memscope("proc", w.pid, zombie.pid, "--format", "json")
+        assert r.returncode == 0
+        assert [p["pid"] for p in json.loads(r.stdout)["processes"]] == [w.pid]
+        assert r.stderr == (f"memscope: warning: process {zombie.pid} is a zombie (it has "
+                            "exited; its parent has not reaped it): no memory to show\n")
+    finally:
+        zombie.wait()
+
+
+def test_proc_with_one_pid_gone_prints_the_other(workers):
+    w = workers("none")
+    r = run_memscope("proc", w.pid, "999999999")
+    assert r.returncode == 0
+    assert f"pid {w.pid}" in r.stdout
+    assert r.stderr.startswith("memscope: warning: process 999999999 has exited")
+    r = run_memscope("proc", "999999998", "999999999")
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.startswith("memscope: error: no such process: 999999998, 999999999")

@@ -66,9 +66,12 @@ class Options:
 
 
 class Result:
-    """One process read: ``kind`` is ok | denied | capped | vanished | kernel."""
+    """One process read: ``kind`` is ok | denied | capped | vanished | kernel | zombie
+    (| unparsable | unreadable, from scan). ``via_task`` is the thread whose files were
+    read when the main thread has exited."""
 
-    __slots__ = ("kind", "doc", "sources", "program", "cgroup", "error", "status_rss")
+    __slots__ = ("kind", "doc", "sources", "program", "cgroup", "error", "status_rss",
+                 "via_task")
 
     def __init__(self, kind: str, doc: Optional[Dict[str, Any]] = None,
                  sources: Optional[Dict[str, str]] = None, error: Optional[str] = None):
@@ -79,6 +82,7 @@ class Result:
         self.cgroup: Optional[str] = None
         self.error = error
         self.status_rss: Optional[int] = None
+        self.via_task: Optional[int] = None
 
 
 def list_pids(root: Root) -> List[int]:
@@ -92,6 +96,30 @@ def _optional_text(root: Root, rel: str) -> Optional[str]:
         return None
 
 
+def live_task(root: Root, pid: int) -> Optional[Tuple[int, Status]]:
+    """A live thread of a process whose main thread has exited, and its status.
+
+    When the thread-group leader calls pthread_exit(), it stays a zombie (status State Z,
+    no mm) until the last thread exits, and the files that go through the leader
+    (smaps_rollup: ESRCH, smaps and maps: empty, cmdline: empty) show nothing; the other
+    threads share the mm and /proc/PID/task/TID/ shows it (fs/proc/base.c, task_mmu.c).
+    """
+    try:
+        tids = sorted(int(t) for t in root.listdir(f"proc/{pid}/task") if t.isdigit())
+    except SourceError:
+        return None
+    for tid in tids:
+        if tid == pid:
+            continue
+        try:
+            st = root.parse(f"proc/{pid}/task/{tid}/status", parse_status)
+        except (SourceError, ParseError):
+            continue
+        if st.has_mm:
+            return tid, st
+    return None
+
+
 def read_process(root: Root, pid: int, opts: Options, users: Users) -> Result:
     base = f"proc/{pid}"
     try:
@@ -100,8 +128,17 @@ def read_process(root: Root, pid: int, opts: Options, users: Users) -> Result:
         if not root.exists(base):
             return Result("vanished")
         status = None  # a captured tree without status: smaps alone
+    via = None
     if status is not None and not status.has_mm:
-        return Result("kernel")  # kernel thread or zombie: no address space
+        if not status.zombie:
+            return Result("kernel")  # a kernel thread: no address space
+        found = live_task(root, pid) if (status.threads or 0) > 1 else None
+        if found is None:
+            return Result("zombie")  # exited, not yet reaped: nothing to measure
+        via, task_status = found
+        task_status.name = status.name  # the process's name, not the thread's
+        task_status.uids = status.uids
+        status, base = task_status, f"proc/{pid}/task/{via}"
     counters = None
     source = "status"
     kind = "ok"
@@ -148,16 +185,17 @@ def read_process(root: Root, pid: int, opts: Options, users: Users) -> Result:
     result = Result(kind, doc, figure_sources(doc, status, counters) if opts.sources else None,
                     error)
     result.status_rss = rss
+    result.via_task = via
     if opts.program:
-        result.program = program_name(root, pid, doc)
+        result.program = program_name(root, pid, doc, via)
     if opts.cgroup:
         result.cgroup = memory_cgroup(_optional_text(root, f"{base}/cgroup"))
     return result
 
 
-def program_name(root: Root, pid: int, doc: Dict[str, Any]) -> str:
+def program_name(root: Root, pid: int, doc: Dict[str, Any], via: Optional[int] = None) -> str:
     """ps_mem's fold: the executable's base name; else the process name."""
-    target = root.readlink(f"proc/{pid}/exe")
+    target = root.readlink(f"proc/{pid}/exe" if via is None else f"proc/{pid}/task/{via}/exe")
     if target:
         if target.endswith(" (deleted)"):
             target = target[:-len(" (deleted)")]
@@ -169,13 +207,14 @@ def encode(res: Result) -> tuple:
     """A Result as plain values, for a prefetch child to hand over (marshal)."""
     doc = res.doc
     values = tuple(getattr(doc, k) for k in PROCESS_KEYS) if doc is not None else None
-    return (res.kind, values, res.error, res.status_rss)
+    return (res.kind, values, res.error, res.status_rss, res.via_task)
 
 
 def decode(record: tuple) -> Result:
-    kind, values, error, status_rss = record
+    kind, values, error, status_rss, via_task = record
     res = Result(kind, Process(*values) if values is not None else None, None, error)
     res.status_rss = status_rss
+    res.via_task = via_task
     return res
 
 
@@ -212,7 +251,7 @@ def scan(root: Root, pids: List[int], opts: Options,
         for pid, record in ahead.collect().items():
             res = decode(record)
             if res.doc is not None and opts.program:
-                res.program = program_name(root, pid, res.doc)
+                res.program = program_name(root, pid, res.doc, res.via_task)
             if res.doc is not None and opts.cgroup:
                 res.cgroup = memory_cgroup(_optional_text(root, f"proc/{pid}/cgroup"))
             results[pid] = res
@@ -248,74 +287,29 @@ MAP_SORTS = ("pss", "rss", "uss", "size", "swap", "count", "path", "category")
 
 def collect_proc(root: Root, pids: List[int], maps: bool = False,
                  sort: str = "pss") -> Tuple[Dict[str, Any], List[str]]:
-    """The ``proc`` document for the given pids, and warnings for stderr."""
-    from memscope import SCHEMA_VERSION
-    from memscope.errors import MemscopeError
-    from memscope.model import Notes
-    from memscope.model.process import ShmemMounts, build_mappings
+    """Reads what ``proc`` shows for the given pids; the document and warnings are
+    memscope.model.proc's."""
+    from memscope.model.proc import ProcEntry, build_proc
 
     users = Users(root)
     opts = Options(sources=True)
-    notes = Notes()
-    warnings: List[str] = []
-    processes = []
-    missing, kernel = [], []
+    entries = []
     for pid in pids:
         res = read_process(root, pid, opts, users)
-        if res.kind == "vanished":
-            missing.append(pid)
+        entry = ProcEntry(pid, res)
+        entries.append(entry)
+        if res.kind not in ("ok", "denied", "capped") or not maps:
             continue
-        if res.kind == "kernel":
-            kernel.append(pid)
-            continue
-        doc = res.doc
-        doc["sources"] = res.sources
-        if res.kind == "denied":
-            warnings.append(f"{res.error}: pid {pid} is shown from status only (pss, uss "
-                            "and their parts are null)")
-        elif doc["source"] == "status":
-            notes.add("status_only", f"pid {pid}: no smaps_rollup or smaps under this root: "
-                      "figures from status (pss, uss and their parts are null)")
-        if res.status_rss is not None and doc["source"] != "status" and \
-                res.status_rss != doc["rss"]:
-            notes.add("status_differs",
-                      f"pid {pid}: status VmRSS is {res.status_rss} bytes, {doc['source']} "
-                      f"Rss is {doc['rss']}: status counters are approximate on many "
-                      "kernels (per-thread batching 2.6.34-6.1); rss is taken from "
-                      f"{doc['source']}, the rss_anon/file/shmem split from status")
-        if maps:
-            try:
-                smaps = root.parse(f"proc/{pid}/smaps", parse_smaps)
-            except PermissionDenied as exc:
-                warnings.append(f"{exc}: no --maps for pid {pid}")
-                smaps = None
-            except NotFound:
-                if not root.exists(f"proc/{pid}"):
-                    missing.append(pid)
-                    continue
-                notes.add("maps_missing", f"pid {pid}: no smaps under this root")
-                smaps = None
-            if smaps is not None:
-                mounts = mount_table(root, pid)
-                if mounts is None:
-                    notes.add("shmem_by_name",
-                              "no mount table: shmem mappings are told by their names only "
-                              "(SysV, memfd, /dev/zero, /dev/shm); files on other tmpfs "
-                              "mounts show as file")
-                rows = build_mappings(smaps, ShmemMounts(mounts))
-                if sort in ("path", "category"):
-                    rows.sort(key=lambda r: (r[sort] or "", r["category"]))
-                else:
-                    rows.sort(key=lambda r: (-r[sort], r["category"], r["path"] or ""))
-                doc["mappings"] = rows
-        processes.append(doc)
-    if missing:
-        raise MemscopeError(
-            f"no such process: {', '.join(map(str, missing))} (it has exited, or is hidden "
-            "by hidepid=; check with ps)")
-    if kernel:
-        raise MemscopeError(
-            f"process {', '.join(map(str, kernel))}: a kernel thread or a zombie, with no "
-            "user memory to show")
-    return {"schema_version": SCHEMA_VERSION, "processes": processes,
-            "notes": notes.items}, warnings
+        base = f"proc/{pid}" if res.via_task is None else f"proc/{pid}/task/{res.via_task}"
+        try:
+            entry.smaps = root.parse(f"{base}/smaps", parse_smaps)
+        except PermissionDenied as exc:
+            entry.maps_error = str(exc)
+        except NotFound:
+            if not root.exists(f"proc/{pid}"):
+                res.kind = "vanished"
+                continue
+            entry.maps_missing = True
+        if entry.smaps is not None:
+            entry.mounts = mount_table(root, pid)
+    return build_proc(entries, maps, sort)

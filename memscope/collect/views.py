@@ -181,8 +181,16 @@ def collect_shmem(root: Root) -> dict:
     mapped: dict = {}
     denied = 0
     for pid in list_pids(root):
+        base = f"proc/{pid}"
         try:
-            text = root.read_optional(f"proc/{pid}/maps")
+            text = root.read_optional(f"{base}/maps")
+            if text == "":  # a kernel thread, or a main thread that has exited
+                from memscope.collect.procs import live_task
+
+                found = live_task(root, pid)
+                if found is not None:
+                    base = f"proc/{pid}/task/{found[0]}"
+                    text = root.read_optional(f"{base}/maps")
         except SourceError:
             denied += 1
             continue
@@ -193,7 +201,7 @@ def collect_shmem(root: Root) -> dict:
         if not any(wanted(m.path) for m in lines):
             continue
         try:
-            smaps = root.parse(f"proc/{pid}/smaps", parse_smaps)
+            smaps = root.parse(f"{base}/smaps", parse_smaps)
         except (SourceError, ParseError):
             denied += 1
             continue

@@ -220,7 +220,8 @@ def _vmalloc_bytes(inp: SystemInputs) -> Optional[int]:
         if inp.vmalloc_pages is None:
             notes.add("vmallocused_zero",
                       "VmallocUsed reads 0 on kernels 4.4-5.2 and /proc/vmallocinfo is not "
-                      "readable (it is mode 0400): no vmalloc category; vmalloc pages are in "
+                      "readable (mode 0400: root only; or absent under this root): no vmalloc "
+                      "category; vmalloc pages are in "
                       "'unaccounted'")
             return None
         notes.add("vmalloc_from_vmallocinfo",

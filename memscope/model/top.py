@@ -64,13 +64,14 @@ def build_top(results: Sequence[Tuple[int, Any]], sort: str = "pss", limit: Opti
     pattern = re.compile(match) if match else None
     kept: List[Dict[str, Any]] = []
     keys: List[str] = []
-    skipped = {"permission_denied": 0, "vanished": 0, "capped": 0, "unreadable": 0}
+    # every process not listed, by reason (kernel threads: not processes with user memory)
+    skipped = {"permission_denied": 0, "vanished": 0, "capped": 0, "unreadable": 0,
+               "zombie": 0, "kernel_threads": 0}
     denied: List[str] = []
     problems: List[str] = []
     for _pid, res in results:
-        if res.kind in ("vanished", "kernel"):
-            if res.kind == "vanished":
-                skipped["vanished"] += 1
+        if res.kind in ("vanished", "kernel", "zombie"):
+            skipped[{"kernel": "kernel_threads"}.get(res.kind, res.kind)] += 1
             continue
         if res.kind in ("unparsable", "unreadable"):
             skipped["unreadable"] += 1

@@ -174,7 +174,7 @@ def top_table(doc: Dict[str, Any], units: Units) -> str:
         line += f"; {t['processes'] - shown} more not shown (--limit)"
     blocks.append(line)
     sk = doc["skipped"]
-    said = [f"{v} {k.replace('_', ' ')}" for k, v in sk.items() if v]
+    said = [f"{v} {k.replace('_', ' ')}" for k, v in sk.items() if v and k != "kernel_threads"]
     if said:
         blocks.append("skipped or partial: " + ", ".join(said) +
                       (" (capped: status figures, no page-table walk)" if sk["capped"] else ""))
