@@ -265,6 +265,7 @@ def top(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: boo
     opts = Options(rss_only=rss_only, walk_limit=walk_limit,
                    program=group_by == "program", cgroup=group_by == "cgroup")
     names = Users(src)
+    users = tuple(_user_name(src, names, u) for u in users)
 
     def build():
         wanted = sorted(set(pids)) if pids else list_pids(src)
@@ -274,6 +275,24 @@ def top(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: boo
         return doc
 
     run(build, lambda doc: top_table(doc, units), fmt, output, watch, count)
+
+
+def _user_name(src, names, given: str) -> str:
+    """--user: a name the host (or the snapshot's uid map) knows, or a uid; else a usage
+    error, never a silently empty table."""
+    if given.isdigit() and given.isascii():
+        return names(int(given))
+    if given in names.cache.values():
+        return given
+    if src.live:
+        import pwd
+
+        try:
+            return pwd.getpwnam(given).pw_name
+        except KeyError:
+            pass
+    where = "on this host" if src.live else "under this root (give a uid)"
+    raise click.BadParameter(f"no such user {given!r} {where}", param_hint="'--user'")
 
 
 @cli.command()

@@ -305,3 +305,75 @@ def test_proc_with_one_pid_gone_prints_the_other(workers):
     r = run_memscope("proc", "999999998", "999999999")
     assert r.returncode == 1 and r.stdout == ""
     assert r.stderr.startswith("memscope: error: no such process: 999999998, 999999999")
+
+
+def test_top_unknown_user_is_a_usage_error():
+    r = run_memscope("top", "--user", "nosuchuser-memscope")
+    assert r.returncode == 2 and r.stdout == ""
+    assert "no such user 'nosuchuser-memscope'" in r.stderr
+    r = run_memscope("top", "--user", "0", "--format", "json", "--limit", "1")
+    assert r.returncode == 0
+    assert json.loads(r.stdout)["processes"][0]["user"] == "root"  # a uid is a user too
+
+
+def test_top_does_not_list_itself():
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    for args in (("--match", "memscope"), ("--match", "top --match"), ()):
+        p = subprocess.Popen([sys.executable, "-m", "memscope", "top", "--format", "json",
+                              *args], stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
+        out, _ = p.communicate(timeout=120)
+        doc = json.loads(out)
+        assert p.pid not in {q["pid"] for q in doc["processes"]}
+        assert doc["skipped"]["memscope"] == 1
+        if args:
+            assert not any("top --format json --match" in (q["cmdline"] or "")
+                           and q["pid"] == p.pid for q in doc["processes"])
+
+
+def test_group_by_honours_sort_and_limit(workers):
+    ws = [workers("anon", 24 * MiB), workers("none")]
+    full = json.loads(run_memscope("top", "--format", "json", "--group-by", "user",
+                                   "--sort", "rss").stdout)["groups"]
+    assert [g["rss"] for g in full] == sorted((g["rss"] for g in full), reverse=True)
+    doc = json.loads(run_memscope("top", "--format", "json", "--group-by", "program",
+                                  "--sort", "rss", "--limit", "1").stdout)
+    assert len(doc["groups"]) == 1
+    r = run_memscope("top", "--group-by", "program", "--limit", "2", "--sort", "rss")
+    table = r.stdout.split("\n\n")[0].splitlines()
+    assert len(table) == 3  # header and two groups
+    del ws
+
+
+def test_unknown_pss_is_never_zero_unprivileged(workers):
+    """As an unprivileged user, root's processes have pss unknown: null in JSON, '-' in
+    tables, ranked by rss, left out of Prometheus; their group says it is incomplete."""
+    big, small = workers("anon", 32 * MiB), workers("none")
+    r = run_unprivileged("top", "--format", "json", "--pid", small.pid, "--pid", big.pid)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert [p["pid"] for p in doc["processes"]] == [big.pid, small.pid]  # by rss
+    assert all(p["pss"] is None and p["uss"] is None for p in doc["processes"])
+    assert doc["totals"]["pss"] is None and doc["totals"]["pss_missing"] == 2
+    assert doc["totals"]["rss"] == big.rollup()["Rss"] + small.rollup()["Rss"]
+    table = run_unprivileged("top", "--pid", small.pid, "--pid", big.pid).stdout
+    rows = [line.split() for line in table.splitlines()[1:3]]
+    assert [int(row[0]) for row in rows] == [big.pid, small.pid]
+    assert all(row[2] == "-" and row[3] == "-" for row in rows)
+    assert "0B" not in table.split("\n\n")[1].split("rss")[0]  # no 'pss 0B' in the totals
+    doc = json.loads(run_unprivileged("top", "--format", "json", "--group-by", "program",
+                                      "--pid", small.pid, "--pid", big.pid).stdout)
+    (group,) = doc["groups"]
+    assert group["pss"] is None and group["pss_incomplete"] and group["pss_missing"] == 2
+
+
+def test_rss_only_totals_say_no_pss(workers):
+    w = workers("anon", 8 * MiB)
+    doc = json.loads(run_memscope("top", "--rss-only", "--format", "json", "--pid",
+                                  w.pid).stdout)
+    assert doc["totals"]["pss"] is None and doc["totals"]["uss"] is None
+    r = run_memscope("top", "--rss-only", "--pid", w.pid)
+    totals = r.stdout.split("\n\n")[1]
+    assert "pss 0B" not in totals and "uss 0B" not in totals and "rss 8." in totals

@@ -63,7 +63,7 @@ def test_report_schema_round_trips(snap, tmp_path):
     top = doc["top"]
     assert len(top["processes"]) <= 20
     assert sum(g["count"] for g in top["groups"]) == top["totals"]["processes"]
-    assert sum(g["pss"] for g in top["groups"]) == top["totals"]["pss"]
+    assert sum(g["pss"] or 0 for g in top["groups"]) == top["totals"]["pss"]  # null: unknown
     assert doc["cgroups"][0]["path"] == "/"
     assert json.loads(json.dumps(doc)) == doc
 
@@ -339,3 +339,27 @@ def test_diff_statuses_and_errors(tmp_path):
                          (FIXTURES / "this-vm-6.18.44-live/proc/meminfo", "not a memscope")):
         r = run_memscope("diff", bad, pb)
         assert r.returncode == 1 and message in r.stderr and len(r.stderr.splitlines()) == 1
+
+
+def test_prom_leaves_unknown_pss_out(tmp_path):
+    """A process with status only (pss unknown): report's Prometheus text has no pss sample
+    for its program (never 0), says how many are unknown, and the group says so."""
+    import shutil
+
+    root = tmp_path / "host"
+    shutil.copytree(FIXTURES / "this-vm-6.18.44-live", root)
+    shutil.copytree(FIXTURES / "pcp-qa-procpid-2.6.32/proc/2887", root / "proc/2887")
+    r = run_memscope("report", "--root", root, "--format", "prom")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    program = json.loads(run_memscope("report", "--root", root, "--format", "json").stdout)[
+        "top"]["groups"]
+    (group,) = [g for g in program if g["count"] == 1 and g["pss"] is None]
+    assert group["pss_incomplete"] is True
+    label = f'program="{group["key"]}"'
+    assert not any(line.startswith("memscope_program_pss_bytes{") and label in line
+                   for line in lines)
+    assert f"memscope_program_pss_unknown_processes{{{label}}} 1" in lines
+    assert any(line.startswith("memscope_program_rss_bytes{") and label in line
+               for line in lines)
+    assert 'memscope_processes_unknown{figure="pss"} 1' in lines

@@ -244,11 +244,20 @@ def scan(root: Root, pids: List[int], opts: Options,
     from memscope import prefetch
 
     results: Dict[int, Result] = {}
+    if root.live:
+        import os
+
+        me = os.getpid()
+        if me in pids:  # memscope is not a process to report (nor matched by --match)
+            results[me] = Result("self")
+            pids = [pid for pid in pids if pid != me]
     ahead = prefetch.ACTIVE
     if ahead is not None and root.live and not (opts.rss_only or opts.walk_limit is not None
                                                 or opts.sources):
         prefetch.ACTIVE = None  # once: a --watch round reads afresh
         for pid, record in ahead.collect().items():
+            if pid in results:
+                continue
             res = decode(record)
             if res.doc is not None and opts.program:
                 res.program = program_name(root, pid, res.doc, res.via_task)

@@ -35,7 +35,7 @@ def collect_report(root: Root):
     users = Users(root)
     opts = Options(program=True)
     results = scan(root, list_pids(root), opts, users)
-    top, warnings = build_top(results, "pss", 20, (), None, "program")
+    top, warnings = build_top(results, "pss", 20, (), None, "program", limit_groups=False)
     known = dict(results)  # the cgroups' members: read once, here
     cgroups = []
     try:

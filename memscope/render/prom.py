@@ -231,11 +231,20 @@ def report_prom(doc: Dict[str, Any]) -> str:
                   program=g["key"])
         e.add("memscope_program_processes", "gauge", "Processes of the program.", g["count"],
               program=g["key"])
+        e.add("memscope_program_pss_unknown_processes", "gauge",
+              "Processes of the program whose pss could not be read (pss is then the sum "
+              "of the others; no pss sample when none could).", g.get("pss_missing"),
+              program=g["key"])
     t = top["totals"]
     e.add("memscope_processes", "gauge", "Processes (kernel threads excluded).",
           t["processes"])
-    for key in ("pss", "rss", "uss", "swap"):
-        e.add(f"memscope_processes_{key}_bytes", "gauge", f"All processes' {key}.", t[key])
+    for key in ("pss", "rss", "uss", "swap", "hugetlb"):
+        e.add(f"memscope_processes_{key}_bytes", "gauge", f"All processes' {key}.",
+              t.get(key))
+        if f"{key}_missing" in t:
+            e.add("memscope_processes_unknown", "gauge",
+                  "Processes whose figure could not be read (not in its sum).",
+                  t[f"{key}_missing"], figure=key)
     for reason, count in top["skipped"].items():
         e.add("memscope_processes_skipped", "gauge",
               "Processes skipped or read from status only, by reason.", count, reason=reason)

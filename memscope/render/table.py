@@ -153,7 +153,8 @@ def top_table(doc: Dict[str, Any], units: Units) -> str:
     u = units
     blocks = []
     if "groups" in doc:
-        rows = [[_cut(g["key"], 40), g["count"], u(g["pss"]) + ("+" if g["pss_missing"] else ""),
+        rows = [[_cut(g["key"], 40), g["count"],
+                 u(g["pss"]) + ("+" if g["pss_missing"] and g["pss"] is not None else ""),
                  u(g["uss"]), u(g["rss"]), u(g["swap"])] for g in doc["groups"]]
         blocks.append(grid(rows, ["group", "procs", "pss", "uss", "rss", "swap"]))
     else:
@@ -165,16 +166,27 @@ def top_table(doc: Dict[str, Any], units: Units) -> str:
                            align=["right", "left"] + ["right"] * 4 + ["left", "left"]))
     t = doc["totals"]
     shown = len(doc["processes"])
-    line = (f"{t['processes']} processes: pss {u(t['pss'])}, uss {u(t['uss'])}, "
-            f"rss {u(t['rss'])}, swap {u(t['swap'])}")
-    if t["pss_missing"]:
-        line += (f"; pss and uss unknown for {t['pss_missing']} (unreadable: their rss "
-                 "is counted, their pss is not)")
+    figures = [f"{key} {u(t[key])}" for key in ("pss", "uss", "rss", "swap")
+               if t.get(key) is not None]
+    if t.get("hugetlb"):
+        figures.append(f"hugetlb {u(t['hugetlb'])} (not in rss)")
+    line = f"{t['processes']} processes: " + ", ".join(figures)
+    if t["pss"] is None and t["processes"]:
+        line += "; pss and uss not known (status figures only: ranked by rss)"
+    elif t["pss_missing"]:
+        line += (f"; pss and uss unknown for {t['pss_missing']} (marked -, ranked by rss; "
+                 "their rss is counted, their pss is not)")
+    if "groups" in doc:
+        incomplete = sum(1 for g in doc["groups"] if g["pss_missing"])
+        if incomplete:
+            line += (f"; {incomplete} group(s) marked + have members whose pss is unknown "
+                     "(the sum of the known)")
     if "groups" not in doc and shown < t["processes"]:
         line += f"; {t['processes'] - shown} more not shown (--limit)"
     blocks.append(line)
     sk = doc["skipped"]
-    said = [f"{v} {k.replace('_', ' ')}" for k, v in sk.items() if v and k != "kernel_threads"]
+    said = [f"{v} {k.replace('_', ' ')}" for k, v in sk.items()
+             if v and k not in ("kernel_threads", "memscope")]
     if said:
         blocks.append("skipped or partial: " + ", ".join(said) +
                       (" (capped: status figures, no page-table walk)" if sk["capped"] else ""))
