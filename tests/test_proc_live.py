@@ -123,7 +123,8 @@ def test_top_lists_the_workers_exactly(workers):
     assert doc["totals"]["processes"] == 2
     assert doc["totals"]["rss"] == by_pid[anon.pid]["rss"] + by_pid[control.pid]["rss"]
     assert doc["skipped"] == {"permission_denied": 0, "vanished": 0, "capped": 0,
-                              "unreadable": 0, "zombie": 0, "kernel_threads": 0}
+                              "unreadable": 0, "zombie": 0, "kernel_threads": 0,
+                              "memscope": 0}
 
 
 def test_top_rss_only_and_walk_limit(workers):
