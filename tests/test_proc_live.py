@@ -378,3 +378,66 @@ def test_rss_only_totals_say_no_pss(workers):
     r = run_memscope("top", "--rss-only", "--pid", w.pid)
     totals = r.stdout.split("\n\n")[1]
     assert "pss 0B" not in totals and "uss 0B" not in totals and "rss 8." in totals
+
+
+def status_kb(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+def test_locked_is_proportional_and_vmlck_beside_it(workers):
+    w = workers("mlock", 8 * MiB)
+    p = proc_json(w.pid)[w.pid]
+    rollup = w.rollup()
+    assert p["locked"] == rollup["Locked"] and p["locked"] >= 8 * MiB
+    assert p["vm_locked"] == status_kb(w.pid, "VmLck") == 8 * MiB  # what mlock() locked
+    assert p["sources"]["vm_locked"] == "status"
+    table = run_memscope("proc", w.pid).stdout
+    assert "locked (proportional, smaps)" in table and "VmLck (mlock: RLIMIT_MEMLOCK)" in table
+
+
+def test_thp_in_proc_and_summary(workers):
+    with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+        if "[never]" in f.read():
+            pytest.skip("THP is disabled on this kernel")
+    w = workers("thp", 4 * MiB)
+    rollup = w.rollup()
+    if rollup.get("AnonHugePages", 0) == 0:
+        pytest.skip("the kernel gave no huge page (fragmented memory)")
+    p = proc_json(w.pid)[w.pid]
+    assert p["anon_huge"] == rollup["AnonHugePages"] == 4 * MiB
+    assert p["shmem_pmd_mapped"] == rollup["ShmemPmdMapped"]
+    assert p["file_pmd_mapped"] == rollup["FilePmdMapped"]
+    doc = json.loads(run_memscope("summary", "--format", "json").stdout)
+    mi = doc["meminfo"]
+    assert doc["thp"] == {"anon": mi["AnonHugePages"], "shmem": mi["ShmemHugePages"],
+                          "shmem_pmd_mapped": mi["ShmemPmdMapped"],
+                          "file": mi["FileHugePages"], "file_pmd_mapped": mi["FilePmdMapped"]}
+    assert doc["thp"]["anon"] >= 4 * MiB
+    assert "Transparent huge pages in use" in run_memscope("summary").stdout
+
+
+def test_hugetlb_pool_split_and_top_total(workers, hugepages):
+    hugepages(3)
+    w = workers("memfdhuge", 4 * MiB)
+    doc = json.loads(run_memscope("summary", "--format", "json").stdout)
+    base = "/sys/kernel/mm/hugepages/hugepages-2048kB/"
+
+    def pages(name):
+        with open(base + name) as f:
+            return int(f.read()) * 2 * MiB
+    pool = next(p for p in doc["hugetlb_pools"] if p["page_size"] == 2 * MiB)
+    assert pool["total"] == pages("nr_hugepages")
+    assert pool["free"] == pages("free_hugepages")
+    assert pool["used"] == pool["total"] - pool["free"] >= 4 * MiB
+    assert pool["reserved"] == pages("resv_hugepages")
+    assert pool["surplus"] == pages("surplus_hugepages")
+    assert doc["meminfo"]["HugePages_Total"] * 2 * MiB == pool["total"]  # default size
+    top = json.loads(run_memscope("top", "--format", "json", "--pid", w.pid).stdout)
+    assert top["totals"]["hugetlb"] == 4 * MiB == status_kb(w.pid, "HugetlbPages")
+    assert "hugetlb 4.0Mi" in run_memscope("top", "--pid", w.pid).stdout
+    table = run_memscope("summary").stdout
+    assert "hugetlb pools (reserved" in table

@@ -118,6 +118,33 @@ def hugetlb_from_sysfs(root: Root) -> Optional[int]:
     return total
 
 
+def read_hugepage_pools(root: Root) -> Optional[dict]:
+    """{page size in bytes: {nr_hugepages, free_hugepages, resv_hugepages,
+    surplus_hugepages}} from /sys/kernel/mm/hugepages/hugepages-<kB>kB/ (every size;
+    Documentation/admin-guide/mm/hugetlbpage.rst), None without the directory."""
+    from memscope.parsers import parse_int
+
+    base = "sys/kernel/mm/hugepages"
+    if not root.isdir(base):
+        return None
+    pools = {}
+    for name in sorted(root.listdir(base)):
+        size_kb = name[len("hugepages-"):-2]
+        if not (name.startswith("hugepages-") and name.endswith("kB")) or \
+                not size_kb.isdigit() or not size_kb.isascii():
+            continue
+        pool = {}
+        for field in ("nr_hugepages", "free_hugepages", "resv_hugepages",
+                      "surplus_hugepages"):
+            text = root.read_optional(f"{base}/{name}/{field}")
+            try:
+                pool[field] = None if text is None else parse_int(text.strip(), field, 1)
+            except ParseError:
+                pool[field] = None
+        pools[int(size_kb) * 1024] = pool
+    return pools
+
+
 def collect_system(root: Root) -> SystemInputs:
     notes = Notes()
     meminfo = zoneinfo = None
@@ -154,6 +181,7 @@ def collect_system(root: Root) -> SystemInputs:
         if stacks and inp.vmap_stack is None:
             inp.vmap_stack = True  # kernel stacks seen among the vmalloc areas
     inp.zram = read_zram(root)
+    inp.hugepage_pools = read_hugepage_pools(root)
     if root.exists("proc/spl/kstat/zfs/arcstats"):
         from memscope.parsers.zram import parse_arcstats
 

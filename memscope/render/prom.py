@@ -93,6 +93,16 @@ def add_summary(e: Exposition, doc: Dict[str, Any], zones: bool = True) -> None:
     if zones:
         for z in doc["zones"]:
             add_zone(e, z)
+    for kind, value in (doc.get("thp") or {}).items():
+        e.add("memscope_thp_bytes", "gauge",
+              "Transparent huge pages in use, by kind (inside anon, shmem, page cache).",
+              value, kind=kind)
+    for pool in doc.get("hugetlb_pools") or ():
+        for state in ("total", "used", "free", "reserved", "surplus"):
+            e.add("memscope_hugetlb_pool_bytes", "gauge",
+                  "hugetlb pool per page size: total = used + free; reserved and surplus "
+                  "as the kernel counts them.", pool[state], page_size=pool["page_size"],
+                  state=state)
     add_pressure(e, "memscope_pressure", doc.get("pressure"))
     for event, value in (doc.get("activity") or {}).items():
         e.add("memscope_reclaim_events_total", "counter",

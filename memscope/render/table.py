@@ -82,6 +82,26 @@ def summary_table(doc: Dict[str, Any], units: Units, wide: bool = False) -> str:
         blocks.append("What the LRU lists hold (overlapping: not part of the sum)\n"
                       + grid(rows, ["contents", u.label or "size"]))
 
+    thp = doc.get("thp")
+    if thp is not None:
+        parts = [f"anon {u(thp['anon'])}"]
+        if thp.get("shmem") is not None:
+            parts.append(f"shmem {u(thp['shmem'])} (pmd-mapped {u(thp['shmem_pmd_mapped'])})")
+        if thp.get("file") is not None:
+            parts.append(f"file {u(thp['file'])} (pmd-mapped {u(thp['file_pmd_mapped'])})")
+        blocks.append("Transparent huge pages in use (inside anon, shmem and page cache): "
+                      + ", ".join(parts))
+    pools = doc.get("hugetlb_pools") or []
+    if any(p["total"] or p["surplus"] or p["reserved"] for p in pools):
+        rows = [[u(p["page_size"]), u(p["total"]), u(p["used"]), u(p["free"]),
+                 u(p["reserved"]), u(p["surplus"])] for p in pools]
+        blocks.append("hugetlb pools (reserved: free pages promised to mappings)\n" +
+                      grid(rows, ["page size", "total", "used", "free", "reserved",
+                                  "surplus"]))
+    elif pools:
+        blocks.append("hugetlb pools: none allocated (page sizes "
+                      + ", ".join(u(p["page_size"]) for p in pools) + ")")
+
     phys = doc["physical"]
     if phys is not None:
         blocks.append(f"Physical RAM: {u(phys['present'])} present in zones, "
@@ -197,7 +217,10 @@ PROC_ROWS = [("rss", "rss"), ("  anon", "rss_anon"), ("  file", "rss_file"),
              ("  shmem", "rss_shmem"), ("pss", "pss"), ("  anon", "pss_anon"),
              ("  file", "pss_file"), ("  shmem", "pss_shmem"),
              ("uss (private)", "uss"), ("shared", "shared"), ("swap", "swap"),
-             ("swap pss", "swap_pss"), ("locked", "locked"), ("anon THP", "anon_huge"),
+             ("swap pss", "swap_pss"), ("locked (proportional, smaps)", "locked"),
+             ("VmLck (mlock: RLIMIT_MEMLOCK)", "vm_locked"), ("anon THP", "anon_huge"),
+             ("shmem THP pmd-mapped", "shmem_pmd_mapped"),
+             ("file THP pmd-mapped", "file_pmd_mapped"),
              ("hugetlb (not in rss)", "hugetlb"), ("vsz", "vsz")]
 
 
