@@ -441,3 +441,29 @@ def test_hugetlb_pool_split_and_top_total(workers, hugepages):
     assert "hugetlb 4.0Mi" in run_memscope("top", "--pid", w.pid).stdout
     table = run_memscope("summary").stdout
     assert "hugetlb pools (reserved" in table
+
+
+def test_root_is_never_told_to_run_as_root(workers, world_tmp, worker_bin):
+    """Root denied (here: a root with no capabilities, as in a container) is told why,
+    never "run as root"."""
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv")
+    theirs = Worker(shutil.copy(worker_bin, world_tmp / "worker"), "none", user="nobody")
+    try:
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        for args in (("proc", theirs.pid), ("top", "--pid", theirs.pid)):
+            r = subprocess.run(["setpriv", "--inh-caps=-all", "--bounding-set=-all",
+                                sys.executable, "-m", "memscope", *map(str, args)],
+                               capture_output=True, text=True, env=env, cwd=REPO)
+            assert r.returncode == 0, r.stderr
+            assert "permission denied" in r.stderr  # the construction holds
+            assert "run as root" not in r.stderr
+            assert "denied to root too" in r.stderr and "CAP_SYS_PTRACE" in r.stderr
+        from memscope.errors import PermissionDenied
+
+        assert "run as root" not in str(PermissionDenied("/proc/1/smaps", "permission denied"))
+    finally:
+        theirs.stop()
