@@ -252,7 +252,7 @@ def top(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: boo
         group_by: Optional[str], rss_only: bool, walk_limit: Optional[int],
         watch: Optional[float], count: Optional[int]) -> None:
     """Every process (kernel threads excluded), ranked by PSS."""
-    from memscope.collect.procs import Options, Users, list_pids, scan
+    from memscope.collect.procs import Options, Users, list_pids, scan, shmem_swap
     from memscope.model.top import build_top
     from memscope.render.table import top_table
     from memscope.render.units import Units
@@ -270,7 +270,8 @@ def top(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: boo
     def build():
         wanted = sorted(set(pids)) if pids else list_pids(src)
         results = scan(src, wanted, opts, names)
-        doc, warnings = build_top(results, sort, limit, users, match, group_by)
+        doc, warnings = build_top(results, sort, limit, users, match, group_by,
+                                  shared_swap=shmem_swap(src, results))
         warn(warnings)
         return doc
 

@@ -467,3 +467,25 @@ def test_root_is_never_told_to_run_as_root(workers, world_tmp, worker_bin):
         assert "run as root" not in str(PermissionDenied("/proc/1/smaps", "permission denied"))
     finally:
         theirs.stop()
+
+
+def test_shared_shmem_swap_is_counted_once():
+    """Two processes map one SysV segment with 512 KiB of it swapped out (a constructed
+    fixture: fixtures/SOURCES.md says why). Each one's smaps Swap has those 512 KiB, no
+    SwapPss has them: top's totals count them once, in swap and in swap_pss."""
+    from conftest import FIXTURES
+
+    r = run_memscope("top", "--root", FIXTURES / "constructed-shmem-swap", "--format",
+                     "json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    by_pid = {p["pid"]: p for p in doc["processes"]}
+    KiB = 1024
+    assert (by_pid[101]["swap"], by_pid[101]["swap_pss"], by_pid[101]["swap_shmem"]) == (
+        768 * KiB, 256 * KiB, 512 * KiB)
+    assert (by_pid[102]["swap"], by_pid[102]["swap_pss"], by_pid[102]["swap_shmem"]) == (
+        512 * KiB, 0, 512 * KiB)
+    t = doc["totals"]
+    assert t["swap_shmem"] == 512 * KiB
+    assert t["swap"] == 256 * KiB + 512 * KiB  # not 768 + 512
+    assert t["swap_pss"] == 256 * KiB + 512 * KiB  # not 256

@@ -277,6 +277,33 @@ def scan(root: Root, pids: List[int], opts: Options,
     return sorted(results.items())
 
 
+def shmem_swap(root: Root, results) -> Dict[int, Dict[Tuple[str, int], int]]:
+    """For the processes whose smaps Swap holds swapped-out shmem (swap_shmem > 0): the
+    swapped bytes of each shmem object they map shared, {pid: {(dev, inode): bytes}}, so
+    ``top`` counts an object's swap once, not once per mapper. Read only where there is
+    such swap (smaps walks the page tables)."""
+    out: Dict[int, Dict[Tuple[str, int], int]] = {}
+    for pid, res in results:
+        doc = res.doc
+        if doc is None or not doc["swap_shmem"]:
+            continue
+        base = f"proc/{pid}" if res.via_task is None else f"proc/{pid}/task/{res.via_task}"
+        try:
+            smaps = root.parse(f"{base}/smaps", parse_smaps)
+        except (SourceError, ParseError):
+            continue
+        swap = smaps.columns.get("Swap") or [0] * len(smaps)
+        objects: Dict[Tuple[str, int], int] = {}
+        for i, header in enumerate(smaps.headers):
+            parts = header.split(None, 5)
+            if not swap[i] or len(parts) < 5 or parts[1][3:] != "s":
+                continue  # only shared mappings hold shmem swap that others see too
+            key = (parts[3], int(parts[4]))
+            objects[key] = objects.get(key, 0) + (swap[i] << 10)
+        out[pid] = objects
+    return out
+
+
 def mount_table(root: Root, pid: int):
     """The process's own view of the mounts (its mount namespace), else the root's."""
     from memscope.parsers.mounts import parse_mounts

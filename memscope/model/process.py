@@ -20,10 +20,11 @@ if TYPE_CHECKING:
 PROCESS_KEYS = ("pid", "name", "cmdline", "user", "rss", "pss", "uss", "shared", "swap",
                 "swap_pss", "rss_anon", "rss_file", "rss_shmem", "pss_anon", "pss_file",
                 "pss_shmem", "locked", "anon_huge", "hugetlb", "vsz", "oom_score", "source",
-                "vm_locked", "shmem_pmd_mapped", "file_pmd_mapped")
+                "vm_locked", "shmem_pmd_mapped", "file_pmd_mapped", "swap_shmem")
 SIZE_KEYS = ("rss", "pss", "uss", "shared", "swap", "swap_pss", "rss_anon", "rss_file",
              "rss_shmem", "pss_anon", "pss_file", "pss_shmem", "locked", "anon_huge",
-             "hugetlb", "vsz", "vm_locked", "shmem_pmd_mapped", "file_pmd_mapped")
+             "hugetlb", "vsz", "vm_locked", "shmem_pmd_mapped", "file_pmd_mapped",
+             "swap_shmem")
 
 
 class Process:
@@ -104,12 +105,17 @@ def build_process(pid: int, status: Optional[Status], counters: Optional[Dict[st
         # whole, and what RLIMIT_MEMLOCK counts
         locked, anon_huge = get("Locked"), get("AnonHugePages")
         shmem_pmd, file_pmd = get("ShmemPmdMapped"), get("FilePmdMapped")
+        # smaps Swap counts swapped-out shmem pages in every mapper (shmem_swap_usage(),
+        # mm/shmem.c); status VmSwap counts swap entries in the page tables (MM_SWAPENTS),
+        # which a swapped shmem page never leaves: the difference is the shmem part
+        vm_swap = st.get("VmSwap")
+        swap_shmem = None if swap is None or vm_swap is None else max(0, swap - vm_swap)
         sh, ph = get("Shared_Hugetlb"), get("Private_Hugetlb")
         hugetlb = st.get("HugetlbPages") if sh is None and ph is None else (sh or 0) + (ph or 0)
     else:
         rss, swap = st.get("VmRSS"), st.get("VmSwap")
         pss = uss = shared = swap_pss = pss_anon = pss_file = pss_shmem = None
-        locked = anon_huge = shmem_pmd = file_pmd = None
+        locked = anon_huge = shmem_pmd = file_pmd = swap_shmem = None
         rss_anon = st.get("RssAnon")
         hugetlb = st.get("HugetlbPages")
     return Process(
@@ -117,7 +123,7 @@ def build_process(pid: int, status: Optional[Status], counters: Optional[Dict[st
         rss, pss, uss, shared, swap, swap_pss,
         rss_anon, st.get("RssFile"), st.get("RssShmem"), pss_anon, pss_file, pss_shmem,
         locked, anon_huge, hugetlb, st.get("VmSize"), oom_score, source, st.get("VmLck"),
-        shmem_pmd, file_pmd)
+        shmem_pmd, file_pmd, swap_shmem)
 
 
 def figure_sources(doc: Dict[str, Any], status: Optional[Status],

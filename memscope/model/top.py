@@ -30,14 +30,34 @@ def sort_key(field: str):
     return key
 
 
-def totals(processes: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+def totals(processes: Sequence[Dict[str, Any]],
+           shared_swap: Optional[Dict[int, Dict[Any, int]]] = None) -> Dict[str, Any]:
     """Sums over the processes that have the figure, and how many lack it; a figure no
-    process has (pss with --rss-only) is null, never 0."""
+    process has (pss with --rss-only) is null, never 0.
+
+    Swapped-out shmem is in the smaps Swap of every process that maps it, and in no
+    SwapPss: ``shared_swap`` ({pid: {object: bytes}}) lets each object's swap be counted
+    once, in ``swap`` and in ``swap_pss`` (``swap_shmem`` is that once-counted part)."""
     out: Dict[str, Any] = {"processes": len(processes)}
     for key in TOTAL_KEYS:
         known = [p[key] for p in processes if p.get(key) is not None]
         out[key] = sum(known) if known or not processes else None
         out[f"{key}_missing"] = len(processes) - len(known)
+    objects: Dict[Any, int] = {}
+    per_mapper = 0
+    for p in processes:
+        mapped = (shared_swap or {}).get(p["pid"])
+        if mapped is None or not p.get("swap_shmem"):
+            continue
+        per_mapper += p["swap_shmem"]
+        for obj, swapped in mapped.items():
+            objects[obj] = max(objects.get(obj, 0), swapped)
+    once = sum(objects.values())
+    out["swap_shmem"] = once
+    if out["swap"] is not None:
+        out["swap"] += once - per_mapper
+    if out["swap_pss"] is not None:
+        out["swap_pss"] += once
     return out
 
 
@@ -76,8 +96,9 @@ def group_rank(sort: str):
 
 def build_top(results: Sequence[Tuple[int, Any]], sort: str = "pss", limit: Optional[int] = None,
               users: Sequence[str] = (), match: Optional[str] = None,
-              group_by: Optional[str] = None,
-              limit_groups: bool = True) -> Tuple[Dict[str, Any], List[str]]:
+              group_by: Optional[str] = None, limit_groups: bool = True,
+              shared_swap: Optional[Dict[int, Dict[Any, int]]] = None
+              ) -> Tuple[Dict[str, Any], List[str]]:
     """The ``top`` document and the warnings for stderr. ``sort`` and ``limit`` rank and
     cut the groups too (``limit_groups`` False: every group, as report keeps them)."""
     from memscope import SCHEMA_VERSION
@@ -123,7 +144,7 @@ def build_top(results: Sequence[Tuple[int, Any]], sort: str = "pss", limit: Opti
     if group_by:
         groups = group(kept, keys, sort)
         doc["groups"] = groups[:limit] if limit is not None and limit_groups else groups
-    doc["totals"] = totals(kept)
+    doc["totals"] = totals(kept, shared_swap)
     doc["skipped"] = skipped
     warnings = []
     if denied:
