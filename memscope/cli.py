@@ -231,9 +231,11 @@ def proc(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bo
                                            "vsz", "pid", "name", "user", "oom_score")),
               default="pss", show_default=True, help="Rank by this figure.")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N",
-              help="Show the first N processes (totals still cover all).")
+              help="Show the first N processes, or groups with --group-by (totals still "
+                   "cover all).")
 @click.option("--user", "users", multiple=True, metavar="USER",
-              help="Only processes of USER (name, or uid under --root); repeatable.")
+              help="Only processes of USER (a user name, or a uid; an unknown name is a "
+                   "usage error); repeatable.")
 @click.option("--pid", "pids", multiple=True, type=click.IntRange(min=1), metavar="PID",
               help="Only this process; repeatable.")
 @click.option("--match", callback=_regex, metavar="REGEX",
