@@ -370,3 +370,17 @@ def test_shmem_hugetlb_fixture(update_golden):
     check(GOLDEN / "shmem" / "hugetlb-shm.json", r.stdout, update_golden)
     r = run_memscope("shmem", "--root", host)
     check(GOLDEN / "shmem" / "hugetlb-shm.txt", r.stdout, update_golden)
+
+
+def test_shmem_unmeasured_mount_leaves_the_remainder_unknown():
+    """A live tmpfs whose statfs failed has unknown usage: not 0, so no remainder."""
+    from memscope.model.shmem import ShmemInputs, build_shmem
+
+    rows = [{"mountpoint": "/dev/shm", "fstype": "tmpfs", "used": None},
+            {"mountpoint": "/run", "fstype": "tmpfs", "used": MiB}]
+    doc = build_shmem(ShmemInputs(4 * MiB, [], rows, [], {}, 0, 4096, 0, True, False))
+    assert doc["unattributed"] is None
+    assert [n["code"] for n in doc["notes"]] == ["mount_usage_unknown"]
+    rows[0]["used"] = MiB
+    doc = build_shmem(ShmemInputs(4 * MiB, [], rows, [], {}, 0, 4096, 0, True, False))
+    assert doc["unattributed"] == 2 * MiB and doc["notes"] == []

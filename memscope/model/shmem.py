@@ -142,7 +142,14 @@ def build_shmem(inp: ShmemInputs) -> Dict[str, Any]:
                      if not table.is_shmem(e["path"].replace(" (deleted)", "")))
     attributed = on_mounts + sum(s["rss"] or 0 for s in sysv) + off_mounts
     unattributed = None
-    if total is not None and (inp.live or not inp.mount_rows or inp.usage_known):
+    unmeasured = [r["mountpoint"] for r in inp.mount_rows if r["used"] is None]
+    if inp.live and unmeasured:
+        # a mount whose usage could not be measured is unknown, not 0: no remainder
+        notes.add("mount_usage_unknown",
+                  f"statfs failed on {len(unmeasured)} shmem mount(s) ({unmeasured[0]}"
+                  f"{' ...' if len(unmeasured) > 1 else ''}): their usage is unknown, so "
+                  "what is left unattributed is too")
+    elif total is not None and (inp.live or not inp.mount_rows or inp.usage_known):
         unattributed = total - attributed
         if unattributed < 0:
             if inp.swap_used:
