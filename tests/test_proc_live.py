@@ -489,3 +489,19 @@ def test_shared_shmem_swap_is_counted_once():
     assert t["swap_shmem"] == 512 * KiB
     assert t["swap"] == 256 * KiB + 512 * KiB  # not 768 + 512
     assert t["swap_pss"] == 256 * KiB + 512 * KiB  # not 256
+
+
+def test_main_thread_exited_without_thread_files_is_unreadable_not_zombie(tmp_path):
+    """Under a root that holds the leader's status (State Z, Threads 2) but no task/ files,
+    the process is not called a zombie: it is skipped as unreadable, and said so."""
+    from conftest import FIXTURES
+
+    (tmp_path / "proc/555/task").mkdir(parents=True)
+    shutil.copy(FIXTURES / "this-vm-6.18.44-live/proc/meminfo", tmp_path / "proc/meminfo")
+    (tmp_path / "proc/555/status").write_text(
+        "Name:\tworker\nState:\tZ (zombie)\nTgid:\t555\nPid:\t555\nUid:\t0\t0\t0\t0\n"
+        "Threads:\t2\n")
+    doc = json.loads(run_memscope("top", "--root", tmp_path, "--format", "json").stdout)
+    assert doc["skipped"]["unreadable"] == 1 and doc["skipped"]["zombie"] == 0
+    r = run_memscope("proc", "555", "--root", tmp_path)
+    assert r.returncode == 1 and "main thread of process 555 has exited" in r.stderr

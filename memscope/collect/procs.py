@@ -132,9 +132,18 @@ def read_process(root: Root, pid: int, opts: Options, users: Users) -> Result:
     if status is not None and not status.has_mm:
         if not status.zombie:
             return Result("kernel")  # a kernel thread: no address space
-        found = live_task(root, pid) if (status.threads or 0) > 1 else None
-        if found is None:
+        if (status.threads or 0) <= 1:
             return Result("zombie")  # exited, not yet reaped: nothing to measure
+        found = live_task(root, pid)
+        if found is None:
+            if not root.exists(base):
+                return Result("vanished")
+            # its threads live, but none of their files is readable (a capture without
+            # task/): unreadable, not a zombie, and said so
+            return Result("unreadable", error=(
+                f"{root.display(base + '/task')}: the main thread of process {pid} has "
+                f"exited while {status.threads - 1} other thread(s) live on, and no live "
+                "thread's files could be read"))
         via, task_status = found
         task_status.name = status.name  # the process's name, not the thread's
         task_status.uids = status.uids

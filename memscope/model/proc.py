@@ -17,6 +17,7 @@ REASONS = {
     "vanished": "has exited (or is hidden by hidepid=; check with ps)",
     "zombie": "is a zombie (it has exited; its parent has not reaped it): no memory to show",
     "kernel": "is a kernel thread: no user memory to show",
+    "unreadable": "could not be read",
 }
 
 
@@ -86,7 +87,9 @@ def build_proc(entries: List[ProcEntry], maps: bool = False,
                 doc["mappings"] = rows
         processes.append(doc)
     said = [f"process {', '.join(map(str, pids))} {REASONS[kind]}"
-            for kind, pids in missing.items()]
+            for kind, pids in missing.items() if kind != "unreadable"]
+    said += [entry.result.error for entry in entries
+             if entry.result.kind == "unreadable" and entry.result.error]
     if said and not processes:
         if list(missing) == ["vanished"]:
             raise MemscopeError(f"no such process: {', '.join(map(str, missing['vanished']))}"
