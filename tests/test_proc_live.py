@@ -489,6 +489,10 @@ def test_shared_shmem_swap_is_counted_once():
     assert t["swap_shmem"] == 512 * KiB
     assert t["swap"] == 256 * KiB + 512 * KiB  # not 768 + 512
     assert t["swap_pss"] == 256 * KiB + 512 * KiB  # not 256
+    doc = json.loads(run_memscope("top", "--root", FIXTURES / "constructed-shmem-swap",
+                                  "--format", "json", "--group-by", "program").stdout)
+    (group,) = doc["groups"]
+    assert group["count"] == 2 and group["swap"] == 768 * KiB
 
 
 def test_main_thread_exited_without_thread_files_is_unreadable_not_zombie(tmp_path):

@@ -107,9 +107,14 @@ def build_process(pid: int, status: Optional[Status], counters: Optional[Dict[st
         shmem_pmd, file_pmd = get("ShmemPmdMapped"), get("FilePmdMapped")
         # smaps Swap counts swapped-out shmem pages in every mapper (shmem_swap_usage(),
         # mm/shmem.c); status VmSwap counts swap entries in the page tables (MM_SWAPENTS),
-        # which a swapped shmem page never leaves: the difference is the shmem part
+        # which a swapped shmem page never leaves: the difference is the shmem part. Status
+        # counters lag on kernels that batch them per thread (2.6.34-6.1), so it is capped
+        # by Swap - SwapPss (SwapPss has anonymous swap only, at most all of it)
         vm_swap = st.get("VmSwap")
-        swap_shmem = None if swap is None or vm_swap is None else max(0, swap - vm_swap)
+        swap_shmem = None
+        if swap is not None and (vm_swap is not None or swap_pss is not None):
+            swap_shmem = max(0, min(swap - (vm_swap if vm_swap is not None else 0),
+                                    swap - (swap_pss if swap_pss is not None else 0)))
         sh, ph = get("Shared_Hugetlb"), get("Private_Hugetlb")
         hugetlb = st.get("HugetlbPages") if sh is None and ph is None else (sh or 0) + (ph or 0)
     else:

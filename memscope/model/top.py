@@ -43,6 +43,19 @@ def totals(processes: Sequence[Dict[str, Any]],
         known = [p[key] for p in processes if p.get(key) is not None]
         out[key] = sum(known) if known or not processes else None
         out[f"{key}_missing"] = len(processes) - len(known)
+    once, per_mapper = _shared_swap(processes, shared_swap)
+    out["swap_shmem"] = once
+    if out["swap"] is not None:
+        out["swap"] += once - per_mapper
+    if out["swap_pss"] is not None:
+        out["swap_pss"] += once
+    return out
+
+
+def _shared_swap(processes: Sequence[Dict[str, Any]],
+                 shared_swap: Optional[Dict[int, Dict[Any, int]]]) -> Tuple[int, int]:
+    """(each swapped shmem object's bytes counted once, the same counted once per mapper)
+    over ``processes``."""
     objects: Dict[Any, int] = {}
     per_mapper = 0
     for p in processes:
@@ -52,17 +65,12 @@ def totals(processes: Sequence[Dict[str, Any]],
         per_mapper += p["swap_shmem"]
         for obj, swapped in mapped.items():
             objects[obj] = max(objects.get(obj, 0), swapped)
-    once = sum(objects.values())
-    out["swap_shmem"] = once
-    if out["swap"] is not None:
-        out["swap"] += once - per_mapper
-    if out["swap_pss"] is not None:
-        out["swap_pss"] += once
-    return out
+    return sum(objects.values()), per_mapper
 
 
 def group(processes: Sequence[Dict[str, Any]], keys: Sequence[str],
-          sort: str = "pss") -> List[Dict[str, Any]]:
+          sort: str = "pss",
+          shared_swap: Optional[Dict[int, Dict[Any, int]]] = None) -> List[Dict[str, Any]]:
     groups: Dict[str, Dict[str, Any]] = {}
     for p, k in zip(processes, keys):
         g = groups.get(k)
@@ -76,6 +84,14 @@ def group(processes: Sequence[Dict[str, Any]], keys: Sequence[str],
         if p.get("pss") is None:
             g["pss_missing"] += 1
             g["pss_incomplete"] = True  # pss is the known members' sum (null: none known)
+    if shared_swap:
+        members: Dict[str, List[Dict[str, Any]]] = {}
+        for p, k in zip(processes, keys):
+            members.setdefault(k, []).append(p)
+        for k, ps in members.items():
+            once, per_mapper = _shared_swap(ps, shared_swap)
+            if per_mapper and groups[k]["swap"] is not None:
+                groups[k]["swap"] += once - per_mapper  # shmem swap once per group
     return sorted(groups.values(), key=group_rank(sort))
 
 
@@ -142,7 +158,7 @@ def build_top(results: Sequence[Tuple[int, Any]], sort: str = "pss", limit: Opti
     ranked = sorted(kept, key=sort_key(sort))
     doc["processes"] = ranked[:limit] if limit is not None else ranked
     if group_by:
-        groups = group(kept, keys, sort)
+        groups = group(kept, keys, sort, shared_swap)
         doc["groups"] = groups[:limit] if limit is not None and limit_groups else groups
     doc["totals"] = totals(kept, shared_swap)
     doc["skipped"] = skipped
