@@ -291,6 +291,8 @@ def shmem_swap(root: Root, results) -> Dict[int, Dict[Tuple[str, int], int]]:
     swapped bytes of each shmem object they map shared, {pid: {(dev, inode): bytes}}, so
     ``top`` counts an object's swap once, not once per mapper. Read only where there is
     such swap (smaps walks the page tables)."""
+    from memscope.parsers import parse_int
+
     out: Dict[int, Dict[Tuple[str, int], int]] = {}
     for pid, res in results:
         doc = res.doc
@@ -307,7 +309,7 @@ def shmem_swap(root: Root, results) -> Dict[int, Dict[Tuple[str, int], int]]:
             parts = header.split(None, 5)
             if not swap[i] or len(parts) < 5 or parts[1][3:] != "s":
                 continue  # only shared mappings hold shmem swap that others see too
-            key = (parts[3], int(parts[4]))
+            key = (parts[3], parse_int(parts[4], "inode", 0))
             objects[key] = objects.get(key, 0) + (swap[i] << 10)
         out[pid] = objects
     return out

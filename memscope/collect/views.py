@@ -145,6 +145,8 @@ def collect_shmem(root: Root) -> dict:
     from memscope.parsers.mounts import parse_mounts
     from memscope.parsers.smaps import parse_smaps
 
+    from memscope.parsers import parse_int
+
     notes = Notes()
     meminfo = root.parse("proc/meminfo", parse_meminfo)
     mounts = root.parse("proc/self/mounts", parse_mounts, optional=True)
@@ -215,8 +217,8 @@ def collect_shmem(root: Root) -> dict:
             parts = header.split(None, 5)
             if len(parts) < 6 or not wanted(parts[5]):
                 continue
-            records.append((parts[5], parts[3], int(parts[4]), flags[i], pss[i] << 10,
-                            (sh[i] + ph[i]) << 10))
+            records.append((parts[5], parts[3], parse_int(parts[4], "inode", 0), flags[i],
+                            pss[i] << 10, (sh[i] + ph[i]) << 10))
         if records:
             mapped[pid] = records
     swap_used = None
