@@ -384,3 +384,29 @@ def test_shmem_unmeasured_mount_leaves_the_remainder_unknown():
     rows[0]["used"] = MiB
     doc = build_shmem(ShmemInputs(4 * MiB, [], rows, [], {}, 0, 4096, 0, True, False))
     assert doc["unattributed"] == 2 * MiB and doc["notes"] == []
+
+
+@live
+def test_live_hugetlbfs_file_is_hugetlb_not_shmem(workers, hugepages, tmp_path):
+    """A file on a hugetlbfs mount, mapped shared: hugetlb (kind file), never Shmem."""
+    import subprocess
+
+    hugepages(2)
+    point = tmp_path / "huge"
+    point.mkdir()
+    if subprocess.run(["mount", "-t", "hugetlbfs", "none", str(point)]).returncode:
+        pytest.skip("cannot mount hugetlbfs here")
+    try:
+        path = point / "object"
+        with open(path, "wb") as f:
+            os.ftruncate(f.fileno(), 4 * MiB)
+        w = workers("shm", path, 4 * MiB)
+        doc = json.loads(run_memscope("shmem", "--format", "json").stdout)
+        huge = next(h for h in doc["hugetlb"] if h["pids"] == [w.pid])
+        assert (huge["kind"], huge["name"], huge["rss"]) == ("file", str(path), 4 * MiB)
+        assert w.rollup()["Shared_Hugetlb"] + w.rollup()["Private_Hugetlb"] == 4 * MiB
+        assert not any(m["path"] == str(path) for m in doc["mapped"])
+        w.stop()
+        path.unlink()
+    finally:
+        subprocess.run(["umount", str(point)])
