@@ -284,9 +284,11 @@ def proc(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bo
                                            "vsz", "pid", "name", "user", "oom_score")),
               default="pss", show_default=True, help="Rank by this figure.")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N",
-              help="Show the first N processes (totals still cover all).")
+              help="Show the first N processes, or groups with --group-by (totals still "
+                   "cover all).")
 @click.option("--user", "users", multiple=True, metavar="USER",
-              help="Only processes of USER (name, or uid under --root); repeatable.")
+              help="Only processes of USER (a user name, or a uid; an unknown name is a "
+                   "usage error); repeatable.")
 @click.option("--pid", "pids", multiple=True, type=click.IntRange(min=1), metavar="PID",
               help="Only this process; repeatable.")
 @click.option("--match", callback=_regex, metavar="REGEX",
@@ -305,7 +307,7 @@ def top(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: boo
         group_by: Optional[str], rss_only: bool, walk_limit: Optional[int],
         watch: Optional[float], count: Optional[int]) -> None:
     """Every process (kernel threads excluded), ranked by PSS."""
-    from memscope.collect.procs import Options, Users, list_pids, scan
+    from memscope.collect.procs import Options, Users, list_pids, scan, shmem_swap
     from memscope.model.top import build_top
     from memscope.render.table import top_table
     from memscope.render.units import Units
@@ -318,15 +320,32 @@ def top(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: boo
     opts = Options(rss_only=rss_only, walk_limit=walk_limit,
                    program=group_by == "program", cgroup=group_by == "cgroup")
     names = Users(src)
+    users = tuple(_user_name(src, names, u) for u in users)
 
     def build():
         wanted = sorted(set(pids)) if pids else list_pids(src)
         results = scan(src, wanted, opts, names)
-        doc, warnings = build_top(results, sort, limit, users, match, group_by)
+        doc, warnings = build_top(results, sort, limit, users, match, group_by,
+                                  shared_swap=shmem_swap(src, results))
         warn(warnings)
         return doc
 
     run(build, lambda doc: top_table(doc, units), fmt, output, watch, count)
+
+
+def _user_name(src, names, given: str) -> str:
+    """--user: a name the host (or the snapshot's uid map) knows, or a uid; else a usage
+    error, never a silently empty table."""
+    if given.isdigit() and given.isascii():
+        return names(int(given))
+    if given in names.cache.values():
+        return given
+    uid = src.user_id(given)  # a host fact: the passwd database, or a snapshot's uid map
+    if uid is not None:
+        return names(uid)
+    where = "known to this host or recorded in this snapshot (give a uid)"
+    raise click.BadParameter(f"no such user {given!r}: not a user {where}",
+                             param_hint="'--user'")
 
 
 @cli.command()
@@ -344,8 +363,9 @@ def cgroup(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: 
     """Memory cgroups, v1 and v2 in one model, side by side and reconciled with their
     processes. PATH is relative to the memory hierarchy's mount (/system.slice/x.service)
     or a full /sys/fs/cgroup/... path; the default is the hierarchy's root."""
-    from memscope.collect.cgroups import (cgroup_of_pid, find_hierarchy, own_share,
-                                          read_cgroup, read_children, resolve)
+    from memscope.collect.cgroups import (cgroup_of_pid, find_hierarchy, read_cgroup,
+                                          read_children, resolve)
+    from memscope.model.cgroup import build_cgroup_document
     from memscope.render.table import cgroup_table
     from memscope.render.units import Units
     from memscope.sources import open_root
@@ -360,28 +380,17 @@ def cgroup(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: 
     units = Units(unit, si)
 
     def build():
-        from memscope import SCHEMA_VERSION
-
         hier = find_hierarchy(src)
         if pid is not None:
             wanted = [resolve(src, hier, cgroup_of_pid(src, hier, pid))]
         else:
             wanted = [resolve(src, hier, p) for p in (paths or ("/",))]
-        notes = []
-        doc = {"schema_version": SCHEMA_VERSION}
+        notes: list = []
         if children:
             parent, kids = read_children(src, hier, wanted[0], notes)
-            doc["cgroups"] = kids
-            doc["parent"] = {"path": parent["path"], "usage": parent["usage"],
-                             "own_usage": own_share(parent, kids)}
-        else:
-            doc["cgroups"] = [read_cgroup(src, hier, p, notes) for p in wanted]
-        unique = []
-        for note in notes:
-            if note not in unique:
-                unique.append(note)
-        doc["notes"] = unique
-        return doc
+            return build_cgroup_document(kids, notes, parent)
+        return build_cgroup_document([read_cgroup(src, hier, p, notes) for p in wanted],
+                                     notes)
 
     run(build, lambda doc: cgroup_table(doc, units), fmt, output, watch, count,
         prom="cgroup_prom")
@@ -529,9 +538,10 @@ def snapshot(output: str, maps: bool, root: str, debug: bool) -> None:
         raise ReaderGone() from None
     skipped = manifest["skipped"]
     if skipped.get("PermissionDenied"):
+        from memscope.errors import denied_hint
+
         warn([f"{skipped['PermissionDenied']} file(s) could not be read and are not in the "
-              "snapshot (permission denied; run as root for every process's smaps, "
-              "vmallocinfo and slabinfo)"])
+              f"snapshot (permission denied; {denied_hint()})"])
 
 
 def _quiet_stdout() -> None:

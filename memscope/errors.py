@@ -44,8 +44,42 @@ class Unsupported(SourceError):
     hint = "the kernel has this feature disabled"
 
 
+ROOT_DENIED = ("denied to root too: the process is in another user namespace or confined "
+               "by a stricter LSM (SELinux, AppArmor, Yama ptrace_scope 3)")
+
+
+CAP_SYS_PTRACE = 19
+
+
+def denied_hint() -> str:
+    """What to do about EACCES: "run as root" to a user, never to root, who was denied for
+    a reason running as root cannot cure: ptrace_may_access() (kernel/ptrace.c) refuses a
+    root without CAP_SYS_PTRACE (a container, a capability-dropping wrapper), a task in a
+    user namespace root does not own, and an LSM may refuse root."""
+    import os
+
+    if os.geteuid() != 0:
+        return "run as root"
+    try:
+        with open("/proc/self/status") as f:
+            caps = next((line.split()[1] for line in f if line.startswith("CapEff:")), None)
+        if caps is not None and not int(caps, 16) >> CAP_SYS_PTRACE & 1:
+            return ("denied to root too: this root lacks CAP_SYS_PTRACE (a container, or "
+                    "a wrapper that drops capabilities); grant it to read other users' "
+                    "processes")
+    except (OSError, ValueError):
+        pass
+    return ROOT_DENIED
+
+
 class PermissionDenied(SourceError):
-    hint = "run as root"
+    @property  # type: ignore[override]
+    def hint(self) -> str:
+        return self.__dict__.get("_hint") or denied_hint()
+
+    @hint.setter
+    def hint(self, value: str) -> None:
+        self.__dict__["_hint"] = value
 
 
 class ParseError(MemscopeError):

@@ -186,6 +186,22 @@ class Root:
                 return None
         return _name_in(self.recorded("users"), uid)
 
+    def user_id(self, name: str) -> Optional[int]:
+        """user name -> uid (``top --user NAME``), or None where the host does not say."""
+        if self.live:
+            import pwd
+
+            try:
+                return pwd.getpwnam(name).pw_uid
+            except (KeyError, ValueError):
+                return None
+        table = self.recorded("users")
+        if isinstance(table, dict):
+            for uid, known in table.items():
+                if known == name and str(uid).isdigit() and str(uid).isascii():
+                    return int(uid)
+        return None
+
     def group_name(self, gid: int) -> Optional[str]:
         """gid -> group name, or None where the host does not say."""
         if self.live:

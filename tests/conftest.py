@@ -189,3 +189,30 @@ def workers(worker_bin):
         w.stop()
 
 
+
+
+@pytest.fixture
+def hugepages():
+    """``hugepages(n)``: make n more 2 MiB hugetlb pages available (vm.nr_hugepages), and
+    put the pool back as it was after the test."""
+    path = "/proc/sys/vm/nr_hugepages"
+    if os.geteuid() != 0:
+        pytest.skip("needs root to size the hugetlb pool")
+    with open(path) as f:
+        before = int(f.read())
+    grown = []
+
+    def grow(n):
+        with open(path) as f:
+            now = int(f.read())
+        with open(path, "w") as f:
+            f.write(str(now + n))
+        with open("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") as f:
+            if int(f.read()) < n:
+                pytest.skip(f"the kernel could not find {n} free 2 MiB pages")
+        grown.append(n)
+
+    yield grow
+    if grown:
+        with open(path, "w") as f:
+            f.write(str(before))

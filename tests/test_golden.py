@@ -15,11 +15,25 @@ TABLE_HOSTS = ["this-vm-6.18.44-live", "goclever-i5-android-arm32-3.4",
 
 
 def check(path, text, update):
+    """Tables byte-exact; JSON by value (loaded and compared), so a change of formatting
+    never rewrites a golden: only a changed figure or key does."""
+    import json
+
     if update:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".json" and path.is_file():
+            try:
+                same = json.loads(text) == json.loads(path.read_text())
+            except ValueError:
+                same = False
+            if same:
+                return  # the same document: leave the file as it is
         path.write_text(text)
     assert path.is_file(), f"no golden file {path}: run with --update-golden"
-    assert text == path.read_text()
+    if path.suffix == ".json":
+        assert json.loads(text) == json.loads(path.read_text())
+    else:
+        assert text == path.read_text()
 
 
 @pytest.mark.parametrize("host", fixture_hosts())
@@ -74,3 +88,19 @@ def test_proc_table_and_json(host, pid, extra, update_golden):
         r = run_memscope("proc", pid, "--root", FIXTURES / host, "--format", fmt, *extra)
         assert r.returncode == 0, r.stderr
         check(GOLDEN / "proc" / f"{host}-{pid}.{suffix}", r.stdout, update_golden)
+
+
+def test_golden_json_compares_by_value(tmp_path):
+    """A reformatted JSON document with the same values passes, and --update-golden leaves
+    the file alone; a changed value fails."""
+    import json
+
+    doc = {"schema_version": 1, "a": [1, 2, {"b": None}]}
+    golden = tmp_path / "g.json"
+    golden.write_text(json.dumps(doc, indent=2) + "\n")
+    before = golden.read_text()
+    check(golden, json.dumps(doc, separators=(",", ":")), False)
+    check(golden, json.dumps(doc), True)
+    assert golden.read_text() == before
+    with pytest.raises(AssertionError):
+        check(golden, json.dumps(dict(doc, a=[1, 2, {"b": 0}])), False)

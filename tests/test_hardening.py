@@ -112,13 +112,18 @@ def test_vanished_processes_are_counted(tmp_path):
     from memscope.sources import Root
 
     p = subprocess.Popen(["sleep", "30"])
-    root = Root("/")
-    pids = [os.getpid(), p.pid]
-    p.kill()
-    p.wait()
-    doc, _warnings = build_top(scan(root, pids, Options(), Users(root)))
-    assert doc["skipped"]["vanished"] == 1
-    assert [q["pid"] for q in doc["processes"]] == [os.getpid()]
+    alive = subprocess.Popen(["sleep", "30"])
+    try:
+        root = Root("/")
+        pids = [alive.pid, p.pid]
+        p.kill()
+        p.wait()
+        doc, _warnings = build_top(scan(root, pids, Options(), Users(root)))
+        assert doc["skipped"]["vanished"] == 1
+        assert [q["pid"] for q in doc["processes"]] == [alive.pid]
+    finally:
+        alive.kill()
+        alive.wait()
 
 
 def own_v1_memcg():

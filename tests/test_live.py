@@ -90,7 +90,11 @@ def test_memavailable_rebuilt_matches_the_kernel():
         if ex["estimate"] == ex["kernel"]:
             break
     assert ex["estimate"] == ex["kernel"] == doc["meminfo"]["MemAvailable"]
-    assert ex["formula"] == "totalreserve"  # a 6.x kernel: the 4.5+ reserve term
+    # the formula named is the one whose terms give the kernel's figure (not "the one this
+    # machine happens to use"): free - reserve + page cache kept + reclaimable kept
+    assert ex["formula"] in ("totalreserve", "sum_low")
+    assert (ex["free"] - ex["reserve"] + ex["pagecache_kept"] + ex["reclaimable_kept"]
+            == ex["kernel"])
     assert "available_rebuild_differs" not in [n["code"] for n in doc["notes"]]
 
 
@@ -98,10 +102,21 @@ def test_live_breakdown_sums_and_page_counters_match_meminfo():
     doc = live_summary()
     total = doc["memory"]["total"]
     assert sum(c["bytes"] for c in doc["breakdown"]) == total
-    # the remainder is small on this machine: well under 1% of MemTotal
+    # the remainder is what the kernel's own counters leave: MemTotal less every category,
+    # each category the kernel's figure; negative only with the note that says why
     unaccounted = doc["breakdown"][-1]
     assert unaccounted["category"] == "unaccounted"
-    assert 0 <= unaccounted["bytes"] < total // 100
+    by = {c["category"]: c["bytes"] for c in doc["breakdown"]}
+    mi = doc["meminfo"]
+    assert by["free"] == mi["MemFree"]
+    assert by["slab_reclaimable"] == mi["SReclaimable"]
+    assert by["slab_unreclaimable"] == mi["SUnreclaim"]
+    assert by["kernel_stack"] == mi["KernelStack"]
+    assert by["percpu"] == mi["Percpu"]
+    assert by["hugetlb"] == mi["Hugetlb"]
+    assert unaccounted["bytes"] == total - sum(c["bytes"] for c in doc["breakdown"][:-1])
+    assert unaccounted["bytes"] >= 0 or "unaccounted_negative" in [
+        n["code"] for n in doc["notes"]]
     assert doc["source"]["root"] == "/" and doc["source"]["taken_at"]
     assert doc["source"]["kernel"] == os.uname().release
 

@@ -79,3 +79,22 @@ def test_sysctl_values():
     for bad in ("", "12 13\n", "1x\n", "1\n2\n", "²\n"):
         with pytest.raises(ParseError):
             parse_number(bad)
+
+
+def test_parse_maps():
+    from memscope.parsers.maps import MapsLine, parse_maps
+
+    text = (FIXTURES / "this-vm-6.18.44-hugetlb-shm/proc/4822/maps").read_text()
+    lines = parse_maps(text)
+    sysv = next(m for m in lines if m.path.startswith("/SYSV"))
+    assert sysv == MapsLine(0x7ffff7a00000, 0x7ffff7e00000, "rw-s", 0, "00:11", 5,
+                            "/SYSV00003039 (deleted)")
+    assert [m.path for m in lines if not m.inode][-1] == "[vsyscall]"
+    assert parse_maps("") == []
+    anon = parse_maps("7f00-7f10 rw-p 00000000 00:00 0 \n")[0]
+    assert anon.path == "" and anon.end == 0x7f10
+    for bad in ("7f00 rw-p 0 00:00 0\n", "7f00-7f10 rw-p 00000000 00:00 x /a\n",
+                "zz-7f10 rw-p 0 00:00 0\n", "7f00-7f10 rw 0 00:00 0\n",
+                "7f00-7f10 rw-p 0 0000 0\n", "7f00-7f10 rw-p 0 00:00 \uff11\n"):
+        with pytest.raises(ParseError):
+            parse_maps(bad)

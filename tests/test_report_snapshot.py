@@ -63,7 +63,7 @@ def test_report_schema_round_trips(snap, tmp_path):
     top = doc["top"]
     assert len(top["processes"]) <= 20
     assert sum(g["count"] for g in top["groups"]) == top["totals"]["processes"]
-    assert sum(g["pss"] for g in top["groups"]) == top["totals"]["pss"]
+    assert sum(g["pss"] or 0 for g in top["groups"]) == top["totals"]["pss"]  # null: unknown
     assert doc["cgroups"][0]["path"] == "/"
     assert json.loads(json.dumps(doc)) == doc
 
@@ -299,23 +299,43 @@ def test_minimal_archive_works(tmp_path):
 # --- diff -----------------------------------------------------------------------------
 
 
-def test_diff_shows_a_known_allocation_under_its_program(workers, tmp_path):
+def test_diff_shows_a_known_allocation_under_its_program(worker_bin, tmp_path):
+    """The test owns its program: a worker binary under a name no one else runs, so other
+    processes on the host (other tests' workers) never move its figures."""
+    import uuid
+
+    from conftest import Worker
+
     size = 64 * MiB
-    workers("none")
-    old, new = tmp_path / "old.yaml", tmp_path / "new.json"
-    assert run_memscope("report", "--format", "yaml", "-o", old).returncode == 0
-    workers("anon", size)
-    assert run_memscope("report", "--format", "json", "-o", new).returncode == 0
-    r = run_memscope("diff", old, new, "--format", "json", "--min-change", "1M")
-    assert r.returncode == 0, r.stderr
-    doc = json.loads(r.stdout)
-    worker = next(p for p in doc["programs"] if p["key"] == "worker")
-    assert worker["status"] == "grown"
-    assert size <= worker["delta"] < size + MiB
-    assert all(abs(p["delta"]) >= MiB for p in doc["programs"])
-    assert doc["old"]["source"]["taken_at"] and doc["new"]["source"]["taken_at"]
-    r = run_memscope("diff", old, new)
-    assert r.returncode == 0 and "worker" in r.stdout and "grown" in r.stdout
+    name = f"memscope-diff-{uuid.uuid4().hex[:8]}"
+    binary = shutil.copy(worker_bin, tmp_path / name)
+    started = [Worker(binary, "none")]
+    try:
+        old, new = tmp_path / "old.yaml", tmp_path / "new.json"
+        assert run_memscope("report", "--format", "yaml", "-o", old).returncode == 0
+        started.append(Worker(binary, "anon", size))
+        assert run_memscope("report", "--format", "json", "-o", new).returncode == 0
+        before = next(g for g in yaml.safe_load(old.read_text())["top"]["groups"]
+                      if g["key"] == name)
+        after = next(g for g in json.loads(new.read_text())["top"]["groups"]
+                     if g["key"] == name)
+        assert (before["count"], after["count"]) == (1, 2)
+        r = run_memscope("diff", old, new, "--format", "json", "--min-change", "1M")
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(r.stdout)
+        mine = next(p for p in doc["programs"] if p["key"] == name)
+        assert mine["status"] == "grown"
+        assert mine["delta"] == after["pss"] - before["pss"]
+        # a second worker: its 64 MiB, its own stack and data, and the shared binary's
+        # pages now split between two
+        assert size <= mine["delta"] < size + MiB
+        assert all(abs(p["delta"]) >= MiB for p in doc["programs"])
+        assert doc["old"]["source"]["taken_at"] and doc["new"]["source"]["taken_at"]
+        r = run_memscope("diff", old, new)
+        assert r.returncode == 0 and name in r.stdout and "grown" in r.stdout
+    finally:
+        for w in started:
+            w.stop()
 
 
 def test_diff_statuses_and_errors(tmp_path):
@@ -339,3 +359,27 @@ def test_diff_statuses_and_errors(tmp_path):
                          (FIXTURES / "this-vm-6.18.44-live/proc/meminfo", "not a memscope")):
         r = run_memscope("diff", bad, pb)
         assert r.returncode == 1 and message in r.stderr and len(r.stderr.splitlines()) == 1
+
+
+def test_prom_leaves_unknown_pss_out(tmp_path):
+    """A process with status only (pss unknown): report's Prometheus text has no pss sample
+    for its program (never 0), says how many are unknown, and the group says so."""
+    import shutil
+
+    root = tmp_path / "host"
+    shutil.copytree(FIXTURES / "this-vm-6.18.44-live", root)
+    shutil.copytree(FIXTURES / "pcp-qa-procpid-2.6.32/proc/2887", root / "proc/2887")
+    r = run_memscope("report", "--root", root, "--format", "prom")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    program = json.loads(run_memscope("report", "--root", root, "--format", "json").stdout)[
+        "top"]["groups"]
+    (group,) = [g for g in program if g["count"] == 1 and g["pss"] is None]
+    assert group["pss_incomplete"] is True
+    label = f'program="{group["key"]}"'
+    assert not any(line.startswith("memscope_program_pss_bytes{") and label in line
+                   for line in lines)
+    assert f"memscope_program_pss_unknown_processes{{{label}}} 1" in lines
+    assert any(line.startswith("memscope_program_rss_bytes{") and label in line
+               for line in lines)
+    assert 'memscope_processes_unknown{figure="pss"} 1' in lines

@@ -162,7 +162,28 @@ def test_empty_zone_with_watermarks_is_empty_not_below_min():
     movable = next(z for z in doc["zones"] if z["zone"] == "Movable")
     assert movable["free"] == 0 and movable["min"] > 0
     assert movable["state"] == "empty"
-    assert movable["headroom"] == -movable["low"]
+    assert movable["headroom"] is None  # no headroom, not free - low < 0
+
+
+@pytest.mark.parametrize("command", ["summary", "zones", "report"])
+def test_empty_zones_have_no_headroom_anywhere(command):
+    """null in JSON, '-' in tables, no sample in Prometheus: an alert on
+    min(memscope_zone_headroom_bytes) < 0 must not fire forever for an empty zone."""
+    import json
+
+    from conftest import run_memscope
+
+    root = FIXTURES / "this-vm-6.18.44-live"
+    r = run_memscope(command, "--root", root, "--format", "prom")
+    assert r.returncode == 0, r.stderr
+    headroom = [line for line in r.stdout.splitlines()
+                if line.startswith("memscope_zone_headroom_bytes{")]
+    assert headroom and not any('zone="Movable"' in line for line in headroom)
+    assert min(int(line.rsplit(" ", 1)[1]) for line in headroom) >= 0
+    if command != "report":
+        doc = json.loads(run_memscope(command, "--root", root, "--format", "json").stdout)
+        empty = [z for z in doc["zones"] if z["state"] == "empty"]
+        assert empty and all(z["headroom"] is None for z in empty)
 
 
 def test_two_nodes():

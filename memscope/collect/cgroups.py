@@ -13,7 +13,8 @@ from __future__ import annotations
 import posixpath
 from typing import Any, Dict, List, Optional, Tuple
 
-from memscope.errors import MemscopeError, NotFound, ParseError, PermissionDenied, SourceError
+from memscope.errors import (MemscopeError, NotFound, ParseError, PermissionDenied, SourceError,
+                             denied_hint)
 from memscope.model.cgroup import add_members, build_cgroup, ordered
 from memscope.parsers import parse_int
 from memscope.parsers.memcg import parse_flat_keyed, parse_value
@@ -33,8 +34,9 @@ V1_FILES = {
     "memory.failcnt": parse_value, "memory.stat": parse_flat_keyed,
     "memory.oom_control": parse_flat_keyed, "memory.kmem.usage_in_bytes": parse_value,
     "memory.kmem.tcp.usage_in_bytes": parse_value, "memory.memsw.usage_in_bytes": parse_value,
-    "memory.memsw.limit_in_bytes": parse_value,
+    "memory.memsw.limit_in_bytes": parse_value, "memory.memsw.failcnt": parse_value,
 }
+LIMIT_FILE = {1: "memory.limit_in_bytes", 2: "memory.max"}
 
 
 class Hierarchy:
@@ -154,6 +156,22 @@ def read_files(root: Root, hier: Hierarchy, path: str,
     return files
 
 
+def ancestor_limits(root: Root, hier: Hierarchy, path: str) -> List[Tuple[str, Optional[int]]]:
+    """[(path, its own limit)] from the parent up to the root (the limits that may apply
+    to ``path``); an unreadable or absent limit file reads as no limit."""
+    out: List[Tuple[str, Optional[int]]] = []
+    name = LIMIT_FILE[hier.version]
+    probe = path
+    while probe != "/":
+        probe = posixpath.dirname(probe)
+        try:
+            limit = root.parse(f"{hier.rel(probe)}/{name}", parse_value, optional=True)
+        except (SourceError, ParseError):  # (PermissionDenied is a SourceError)
+            limit = None
+        out.append((probe, limit))
+    return out
+
+
 def member_pids(root: Root, hier: Hierarchy, path: str,
                 unreachable: Optional[List[str]] = None) -> Optional[List[int]]:
     """Processes of the cgroup and of its descendants; None where the root does not hold
@@ -199,7 +217,8 @@ def read_cgroup(root: Root, hier: Hierarchy, path: str, notes: List[Dict[str, st
     from memscope.collect.procs import Options, Users, read_process
 
     files = read_files(root, hier, path, notes)
-    doc = build_cgroup(path, hier.version, files, path == "/", notes)
+    doc = build_cgroup(path, hier.version, files, path == "/", notes,
+                       ancestor_limits(root, hier, path))
     unreachable: List[str] = []
     pids = member_pids(root, hier, path, unreachable)
     if unreachable:
@@ -229,7 +248,8 @@ def read_cgroup(root: Root, hier: Hierarchy, path: str, notes: List[Dict[str, st
     if unreadable:
         notes.append({"code": "members_unreadable",
                       "text": f"{path}: {unreadable} member process(es) could not be read "
-                              "fully (run as root): procs_pss and residual are null"})
+                              f"fully ({denied_hint()}): procs_pss and residual are "
+                              "null"})
     return ordered(doc)
 
 
@@ -260,16 +280,7 @@ def read_children(root: Root, hier: Hierarchy, path: str,
         notes.append({"code": "cgroups_vanished",
                       "text": f"{gone} child cgroup(s) of {path} were removed while being "
                               "read and are not shown"})
-    kids.sort(key=lambda c: (-(c["usage"] or 0), c["path"]))
     return parent, kids
-
-
-def own_share(parent: Dict[str, Any], kids: List[Dict[str, Any]]) -> Optional[int]:
-    """Usage of the parent not explained by its children (its own processes' charges,
-    and charges left by children already removed)."""
-    if parent["usage"] is None or any(k["usage"] is None for k in kids):
-        return None
-    return parent["usage"] - sum(k["usage"] for k in kids)
 
 
 def container_view(root: Root, total: int) -> Optional[Dict[str, Any]]:

@@ -59,9 +59,12 @@ class Options:
 
 
 class Result:
-    """One process read: ``kind`` is ok | denied | capped | vanished | kernel."""
+    """One process read: ``kind`` is ok | denied | capped | vanished | kernel | zombie
+    (| unparsable | unreadable, from scan). ``via_task`` is the thread whose files were
+    read when the main thread has exited."""
 
-    __slots__ = ("kind", "doc", "sources", "program", "cgroup", "error", "status_rss")
+    __slots__ = ("kind", "doc", "sources", "program", "cgroup", "error", "status_rss",
+                 "via_task")
 
     def __init__(self, kind: str, doc: Optional[Dict[str, Any]] = None,
                  sources: Optional[Dict[str, str]] = None, error: Optional[str] = None):
@@ -72,6 +75,7 @@ class Result:
         self.cgroup: Optional[str] = None
         self.error = error
         self.status_rss: Optional[int] = None
+        self.via_task: Optional[int] = None
 
 
 def list_pids(root: Root) -> List[int]:
@@ -119,6 +123,30 @@ def _optional_text(root: Root, rel: str) -> Optional[str]:
         return None
 
 
+def live_task(root: Root, pid: int) -> Optional[Tuple[int, Status]]:
+    """A live thread of a process whose main thread has exited, and its status.
+
+    When the thread-group leader calls pthread_exit(), it stays a zombie (status State Z,
+    no mm) until the last thread exits, and the files that go through the leader
+    (smaps_rollup: ESRCH, smaps and maps: empty, cmdline: empty) show nothing; the other
+    threads share the mm and /proc/PID/task/TID/ shows it (fs/proc/base.c, task_mmu.c).
+    """
+    try:
+        tids = sorted(int(t) for t in root.listdir(f"proc/{pid}/task") if t.isdigit())
+    except SourceError:
+        return None
+    for tid in tids:
+        if tid == pid:
+            continue
+        try:
+            st = root.parse(f"proc/{pid}/task/{tid}/status", parse_status)
+        except (SourceError, ParseError):
+            continue
+        if st.has_mm:
+            return tid, st
+    return None
+
+
 def read_process(root: Root, pid: int, opts: Options, users: Users) -> Result:
     base = f"proc/{pid}"
     try:
@@ -127,8 +155,26 @@ def read_process(root: Root, pid: int, opts: Options, users: Users) -> Result:
         if not root.exists(base):
             return Result("vanished")
         status = None  # a captured tree without status: smaps alone
+    via = None
     if status is not None and not status.has_mm:
-        return Result("kernel")  # kernel thread or zombie: no address space
+        if not status.zombie:
+            return Result("kernel")  # a kernel thread: no address space
+        if (status.threads or 0) <= 1:
+            return Result("zombie")  # exited, not yet reaped: nothing to measure
+        found = live_task(root, pid)
+        if found is None:
+            if not root.exists(base):
+                return Result("vanished")
+            # its threads live, but none of their files is readable (a capture without
+            # task/): unreadable, not a zombie, and said so
+            return Result("unreadable", error=(
+                f"{root.display(base + '/task')}: the main thread of process {pid} has "
+                f"exited while {status.threads - 1} other thread(s) live on, and no live "
+                "thread's files could be read"))
+        via, task_status = found
+        task_status.name = status.name  # the process's name, not the thread's
+        task_status.uids = status.uids
+        status, base = task_status, f"proc/{pid}/task/{via}"
     counters = None
     source = "status"
     kind = "ok"
@@ -177,16 +223,17 @@ def read_process(root: Root, pid: int, opts: Options, users: Users) -> Result:
     result = Result(kind, doc, figure_sources(doc, status, counters) if opts.sources else None,
                     error)
     result.status_rss = rss
+    result.via_task = via
     if opts.program:
-        result.program = program_name(root, pid, doc)
+        result.program = program_name(root, pid, doc, via)
     if opts.cgroup:
         result.cgroup = memory_cgroup(_optional_text(root, f"{base}/cgroup"))
     return result
 
 
-def program_name(root: Root, pid: int, doc: Dict[str, Any]) -> str:
+def program_name(root: Root, pid: int, doc: Dict[str, Any], via: Optional[int] = None) -> str:
     """ps_mem's fold: the executable's base name; else the process name."""
-    target = root.readlink(f"proc/{pid}/exe")
+    target = root.readlink(f"proc/{pid}/exe" if via is None else f"proc/{pid}/task/{via}/exe")
     if target:
         if target.endswith(" (deleted)"):
             target = target[:-len(" (deleted)")]
@@ -198,13 +245,14 @@ def encode(res: Result) -> tuple:
     """A Result as plain values, for a prefetch child to hand over (marshal)."""
     doc = res.doc
     values = tuple(getattr(doc, k) for k in PROCESS_KEYS) if doc is not None else None
-    return (res.kind, values, res.error, res.status_rss)
+    return (res.kind, values, res.error, res.status_rss, res.via_task)
 
 
 def decode(record: tuple) -> Result:
-    kind, values, error, status_rss = record
+    kind, values, error, status_rss, via_task = record
     res = Result(kind, Process(*values) if values is not None else None, None, error)
     res.status_rss = status_rss
+    res.via_task = via_task
     return res
 
 
@@ -234,14 +282,23 @@ def scan(root: Root, pids: List[int], opts: Options,
     from memscope import prefetch
 
     results: Dict[int, Result] = {}
+    if root.live:
+        import os
+
+        me = os.getpid()
+        if me in pids:  # memscope is not a process to report (nor matched by --match)
+            results[me] = Result("self")
+            pids = [pid for pid in pids if pid != me]
     ahead = prefetch.ACTIVE
     if ahead is not None and root.live and not (opts.rss_only or opts.walk_limit is not None
                                                 or opts.sources):
         prefetch.ACTIVE = None  # once: a --watch round reads afresh
         for pid, record in ahead.collect().items():
+            if pid in results:
+                continue
             res = decode(record)
             if res.doc is not None and opts.program:
-                res.program = program_name(root, pid, res.doc)
+                res.program = program_name(root, pid, res.doc, res.via_task)
             if res.doc is not None and opts.cgroup:
                 res.cgroup = memory_cgroup(_optional_text(root, f"proc/{pid}/cgroup"))
             results[pid] = res
@@ -256,6 +313,33 @@ def scan(root: Root, pids: List[int], opts: Options,
         except SourceError as exc:
             results[pid] = Result("unreadable", error=str(exc))
     return sorted(results.items())
+
+
+def shmem_swap(root: Root, results) -> Dict[int, Dict[Tuple[str, int], int]]:
+    """For the processes whose smaps Swap holds swapped-out shmem (swap_shmem > 0): the
+    swapped bytes of each shmem object they map shared, {pid: {(dev, inode): bytes}}, so
+    ``top`` counts an object's swap once, not once per mapper. Read only where there is
+    such swap (smaps walks the page tables)."""
+    out: Dict[int, Dict[Tuple[str, int], int]] = {}
+    for pid, res in results:
+        doc = res.doc
+        if doc is None or not doc["swap_shmem"]:
+            continue
+        base = f"proc/{pid}" if res.via_task is None else f"proc/{pid}/task/{res.via_task}"
+        try:
+            smaps = root.parse(f"{base}/smaps", parse_smaps)
+        except (SourceError, ParseError):
+            continue
+        swap = smaps.columns.get("Swap") or [0] * len(smaps)
+        objects: Dict[Tuple[str, int], int] = {}
+        for i, header in enumerate(smaps.headers):
+            parts = header.split(None, 5)
+            if not swap[i] or len(parts) < 5 or parts[1][3:] != "s":
+                continue  # only shared mappings hold shmem swap that others see too
+            key = (parts[3], parse_int(parts[4], "inode", 0))
+            objects[key] = objects.get(key, 0) + (swap[i] << 10)
+        out[pid] = objects
+    return out
 
 
 def mount_table(root: Root, pid: int, notes=None):
@@ -277,74 +361,31 @@ MAP_SORTS = ("pss", "rss", "uss", "size", "swap", "count", "path", "category")
 
 def collect_proc(root: Root, pids: List[int], maps: bool = False,
                  sort: str = "pss") -> Tuple[Dict[str, Any], List[str]]:
-    """The ``proc`` document for the given pids, and warnings for stderr."""
-    from memscope import SCHEMA_VERSION
-    from memscope.errors import MemscopeError
+    """Reads what ``proc`` shows for the given pids; the document and warnings are
+    memscope.model.proc's."""
     from memscope.model import Notes
-    from memscope.model.process import ShmemMounts, build_mappings
+    from memscope.model.proc import ProcEntry, build_proc
 
     users = Users(root)
     opts = Options(sources=True)
-    notes = Notes()
-    warnings: List[str] = []
-    processes = []
-    missing, kernel = [], []
+    notes = Notes()  # what the reads noted (a bad mount table); the model adds its own
+    entries = []
     for pid in pids:
         res = read_process(root, pid, opts, users)
-        if res.kind == "vanished":
-            missing.append(pid)
+        entry = ProcEntry(pid, res)
+        entries.append(entry)
+        if res.kind not in ("ok", "denied", "capped") or not maps:
             continue
-        if res.kind == "kernel":
-            kernel.append(pid)
-            continue
-        doc = res.doc
-        doc["sources"] = res.sources
-        if res.kind == "denied":
-            warnings.append(f"{res.error}: pid {pid} is shown from status only (pss, uss "
-                            "and their parts are null)")
-        elif doc["source"] == "status":
-            notes.add("status_only", f"pid {pid}: no smaps_rollup or smaps under this root: "
-                      "figures from status (pss, uss and their parts are null)")
-        if res.status_rss is not None and doc["source"] != "status" and \
-                res.status_rss != doc["rss"]:
-            notes.add("status_differs",
-                      f"pid {pid}: status VmRSS is {res.status_rss} bytes, {doc['source']} "
-                      f"Rss is {doc['rss']}: status counters are approximate on many "
-                      "kernels (per-thread batching 2.6.34-6.1); rss is taken from "
-                      f"{doc['source']}, the rss_anon/file/shmem split from status")
-        if maps:
-            try:
-                smaps = root.parse(f"proc/{pid}/smaps", parse_smaps)
-            except PermissionDenied as exc:
-                warnings.append(f"{exc}: no --maps for pid {pid}")
-                smaps = None
-            except NotFound:
-                if not root.exists(f"proc/{pid}"):
-                    missing.append(pid)
-                    continue
-                notes.add("maps_missing", f"pid {pid}: no smaps under this root")
-                smaps = None
-            if smaps is not None:
-                mounts = mount_table(root, pid, notes)
-                if mounts is None:
-                    notes.add("shmem_by_name",
-                              "no mount table: shmem mappings are told by their names only "
-                              "(SysV, memfd, /dev/zero, /dev/shm); files on other tmpfs "
-                              "mounts show as file")
-                rows = build_mappings(smaps, ShmemMounts(mounts))
-                if sort in ("path", "category"):
-                    rows.sort(key=lambda r: (r[sort] or "", r["category"]))
-                else:
-                    rows.sort(key=lambda r: (-r[sort], r["category"], r["path"] or ""))
-                doc["mappings"] = rows
-        processes.append(doc)
-    if missing:
-        raise MemscopeError(
-            f"no such process: {', '.join(map(str, missing))} (it has exited, or is hidden "
-            "by hidepid=; check with ps)")
-    if kernel:
-        raise MemscopeError(
-            f"process {', '.join(map(str, kernel))}: a kernel thread or a zombie, with no "
-            "user memory to show")
-    return {"schema_version": SCHEMA_VERSION, "processes": processes,
-            "notes": notes.items}, warnings
+        base = f"proc/{pid}" if res.via_task is None else f"proc/{pid}/task/{res.via_task}"
+        try:
+            entry.smaps = root.parse(f"{base}/smaps", parse_smaps)
+        except PermissionDenied as exc:
+            entry.maps_error = str(exc)
+        except NotFound:
+            if not root.exists(f"proc/{pid}"):
+                res.kind = "vanished"
+                continue
+            entry.maps_missing = True
+        if entry.smaps is not None:
+            entry.mounts = mount_table(root, pid, notes)
+    return build_proc(entries, maps, sort, notes)

@@ -20,7 +20,7 @@ def collect_report(root: Root):
     """``memscope report``: one document for a cron job (docs/contract.md "report")."""
     from memscope import SCHEMA_VERSION
     from memscope.collect.cgroups import children_of, find_hierarchy, read_cgroup
-    from memscope.collect.procs import Options, Users, list_pids, scan
+    from memscope.collect.procs import Options, Users, list_pids, scan, shmem_swap
     from memscope.errors import MemscopeError
     from memscope.model.system import build_summary
     from memscope.model.top import build_top
@@ -38,7 +38,8 @@ def collect_report(root: Root):
     # /proc itself is listed by summary's required read: a process's bad file is top's
     # per-process policy (skipped, counted, named in a warning)
     results = scan(root, list_pids(root), opts, users)
-    top, warnings = build_top(results, "pss", 20, (), None, "program")
+    top, warnings = build_top(results, "pss", 20, (), None, "program", limit_groups=False,
+                              shared_swap=shmem_swap(root, results))
     known = dict(results)  # the cgroups' members: read once, here
     cgroups = []
     try:

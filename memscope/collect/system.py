@@ -4,7 +4,7 @@ missing one means. Parsers never decide that; the CLI never reads files.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 from memscope.collect.policy import FILE_MALFORMED, add_note, optional, required
 from memscope.errors import ParseError, SourceError
@@ -119,28 +119,60 @@ def vmap_stack(root: Root, kernel: Optional[str]) -> Optional[bool]:
     return config.get("CONFIG_VMAP_STACK") == "y"
 
 
-def hugetlb_from_sysfs(root: Root, notes: Notes) -> Optional[int]:
-    """Σ nr_hugepages × size over every huge page size (for kernels without Hugetlb); None
-    when a size's count is unknown (a partial sum would be a wrong figure)."""
-    base = "sys/kernel/mm/hugepages"
-    if not root.exists(base):
+HUGEPAGES = "sys/kernel/mm/hugepages"
+
+
+def hugepage_sizes(root: Root, notes: Notes, consequence: str) -> Optional[List[tuple]]:
+    """[(directory, page size in bytes)] of /sys/kernel/mm/hugepages/hugepages-<kB>kB/,
+    sorted by size; None without the directory, or (with a note) when a directory name's
+    size is not a number (a sum or a pool list missing a size would be wrong)."""
+    if not root.isdir(HUGEPAGES):
         return None
-    total = 0
-    for name in root.listdir(base):
+    sizes = []
+    for name in root.listdir(HUGEPAGES):
         if not (name.startswith("hugepages-") and name.endswith("kB")):
             continue
         try:
             size_kb = parse_int(name[len("hugepages-"):-2], "page size", None)
         except ParseError as exc:
-            add_note(notes, FILE_MALFORMED, f"{root.display(f'{base}/{name}')}: "
-                     f"{exc.message}: hugetlb counts the default page size only")
+            add_note(notes, FILE_MALFORMED, f"{root.display(f'{HUGEPAGES}/{name}')}: "
+                     f"{exc.message}: {consequence}")
             return None
-        count = optional(root, f"{base}/{name}/nr_hugepages", parse_number, notes,
-                         "hugetlb counts the default page size only")
+        sizes.append((f"{HUGEPAGES}/{name}", size_kb * 1024))
+    return sorted(sizes, key=lambda s: s[1])
+
+
+def hugetlb_from_sysfs(root: Root, notes: Notes) -> Optional[int]:
+    """Σ nr_hugepages × size over every huge page size (for kernels without Hugetlb); None
+    when a size's count is unknown (a partial sum would be a wrong figure)."""
+    why = "hugetlb counts the default page size only"
+    sizes = hugepage_sizes(root, notes, why)
+    if sizes is None:
+        return None
+    total = 0
+    for where, size in sizes:
+        count = optional(root, f"{where}/nr_hugepages", parse_number, notes, why)
         if count is None:
             return None
-        total += count * size_kb * 1024
+        total += count * size
     return total
+
+
+def read_hugepage_pools(root: Root, notes: Notes) -> Optional[dict]:
+    """{page size in bytes: {nr_hugepages, free_hugepages, resv_hugepages,
+    surplus_hugepages}} from /sys/kernel/mm/hugepages/hugepages-<kB>kB/ (every size;
+    Documentation/admin-guide/mm/hugetlbpage.rst), None without the directory; a count
+    that can't be read is null, with a note."""
+    sizes = hugepage_sizes(root, notes, "hugetlb pools unknown")
+    if sizes is None:
+        return None
+    pools = {}
+    for where, size in sizes:
+        pools[size] = {field: optional(root, f"{where}/{field}", parse_number, notes,
+                                       f"hugetlb pool {field} unknown", missing=None)
+                       for field in ("nr_hugepages", "free_hugepages", "resv_hugepages",
+                                     "surplus_hugepages")}
+    return pools
 
 
 def collect_system(root: Root) -> SystemInputs:
@@ -190,6 +222,7 @@ def collect_system(root: Root) -> SystemInputs:
         if stacks and inp.vmap_stack is None:
             inp.vmap_stack = True  # kernel stacks seen among the vmalloc areas
     inp.zram = read_zram(root, notes)
+    inp.hugepage_pools = read_hugepage_pools(root, notes)
     if root.exists("proc/spl/kstat/zfs/arcstats"):
         from memscope.parsers.arcstats import parse_arcstats
 

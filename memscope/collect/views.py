@@ -157,12 +157,14 @@ SHMEM_FS = ("tmpfs", "devtmpfs")  # shmem-backed filesystems (ramfs pages are no
 
 
 def collect_shmem(root: Root) -> dict:
-    """Who holds Shmem: tmpfs mounts (statfs, live), SysV segments, and shmem objects
-    mapped by processes but on no visible mount (memfd, shared anonymous memory)."""
-    from memscope import SCHEMA_VERSION
+    """Who holds Shmem: reads tmpfs mounts (statfs, live), SysV segments, and the shmem and
+    hugetlb objects processes map (maps to find them, smaps for their figures); the
+    document is memscope.model.shmem's."""
     from memscope.collect.procs import Users, list_pids
     from memscope.model.process import ShmemMounts, categorize
+    from memscope.model.shmem import SYSV_PREFIX, ShmemInputs, build_shmem
     from memscope.parsers.ipc import parse_sysvipc_shm
+    from memscope.parsers.maps import parse_maps
     from memscope.parsers.mounts import parse_mounts
     from memscope.parsers.smaps import parse_smaps
 
@@ -170,11 +172,10 @@ def collect_shmem(root: Root) -> dict:
     # required: meminfo (Shmem); optional: mounts, sysvipc/shm, each process's maps/smaps
     meminfo = required(root, "proc/meminfo", parse_meminfo)
     mounts = optional(root, "proc/self/mounts", parse_mounts, notes,
-                      "tmpfs mounts are not listed", missing=None) or []
+                      "tmpfs mounts are not listed", missing=None)
     users = Users(root)
     rows, seen, points = [], set(), set()
-    usage_unknown = False
-    for _dev, point, fstype, _opts in mounts:
+    for _dev, point, fstype, _opts in mounts or []:
         if fstype not in SHMEM_FS or point in points:
             continue  # a point mounted over again: the last mount is the one seen
         points.add(point)
@@ -183,79 +184,72 @@ def collect_shmem(root: Root) -> dict:
             if fs["dev"] in seen:
                 continue  # the same filesystem mounted again
             seen.add(fs["dev"])
-        usage_unknown = usage_unknown or fs is None
         rows.append({"mountpoint": point, "fstype": fstype,
                      "used": None if fs is None else fs["used"]})
-    if usage_unknown:
-        # (a snapshot records the statfs it measured; a directory tree has none)
-        notes.add("mount_usage_unknown", "tmpfs usage is measured with statfs on the live "
-                  "host only: 'used' is null under this root")
-    sysv = []
+    segments = []
     for seg in optional(root, "proc/sysvipc/shm", parse_sysvipc_shm, notes,
                         "SysV segments are not listed", missing=None) or []:
-        sysv.append({"key": "0x%08x" % (seg["key"] & 0xffffffff), "shmid": seg.get("shmid"),
-                     "owner": users(seg.get("uid")), "size": seg.get("size"),
-                     "rss": seg.get("rss"), "swap": seg.get("swap"),
-                     "attached": seg.get("nattch")})
-    # Shmem objects mapped by processes: maps (cheap) to find them, smaps for their PSS.
+        segments.append(dict(seg, owner=users(seg.get("uid"))))
+    # Objects mapped by processes: maps (cheap) to find them, smaps for their figures.
     table = ShmemMounts(mounts)
+
+    def wanted(path: str) -> bool:
+        bare = path[:-len(" (deleted)")] if path.endswith(" (deleted)") else path
+        return path.startswith(SYSV_PREFIX) or categorize(path, "", table) == "shmem" or \
+            table.fstype(bare) == "hugetlbfs"
+
     mapped: dict = {}
     denied = 0
     for pid in list_pids(root):
+        base = f"proc/{pid}"
         try:
-            text = root.read_optional(f"proc/{pid}/maps")
+            text = root.read_optional(f"{base}/maps")
+            if text == "":  # a kernel thread, or a main thread that has exited
+                from memscope.collect.procs import live_task
+
+                found = live_task(root, pid)
+                if found is not None:
+                    base = f"proc/{pid}/task/{found[0]}"
+                    text = root.read_optional(f"{base}/maps")
         except SourceError:
             denied += 1
             continue
-        if not text:
-            continue
-        wanted = False
-        for line in text.splitlines():
-            parts = line.split(None, 5)
-            if len(parts) == 6 and categorize(parts[5], "", table) == "shmem" and \
-                    not parts[5].startswith("/SYSV"):
-                wanted = True
-                break
-        if not wanted:
+        try:
+            lines = parse_maps(text) if text else []
+        except ParseError:
+            lines = []
+        if not any(wanted(m.path) for m in lines):
             continue
         try:
-            smaps = root.parse(f"proc/{pid}/smaps", parse_smaps)
+            smaps = root.parse(f"{base}/smaps", parse_smaps)
         except (SourceError, ParseError):
             denied += 1
             continue
-        pss = smaps.columns.get("Pss") or [0] * len(smaps)
+        cols = smaps.columns
+        zeros = [0] * len(smaps)
+        pss = cols.get("Pss") or zeros
+        sh, ph = cols.get("Shared_Hugetlb") or zeros, cols.get("Private_Hugetlb") or zeros
+        flags = smaps.vmflags or [""] * len(smaps)
+        records = []
         for i, header in enumerate(smaps.headers):
             parts = header.split(None, 5)
-            if len(parts) < 6 or parts[5].startswith("/SYSV") or \
-                    categorize(parts[5], "", table) != "shmem":
+            if len(parts) < 6 or not wanted(parts[5]):
                 continue
-            key = (parts[3], parts[4], parts[5])  # device, inode, path: one object
             try:
                 inode = parse_int(parts[4], "inode", i + 1)
-            except ParseError as exc:
-                exc.path = root.display(f"proc/{pid}/smaps")
-                raise
-            entry = mapped.setdefault(key, {"path": parts[5], "inode": inode,
-                                            "pids": [], "rss": 0})
-            if pid not in entry["pids"]:
-                entry["pids"].append(pid)
-            entry["rss"] += pss[i] << 10  # Σ Pss over mappers = the resident mapped bytes
-    mapped_rows = sorted(mapped.values(), key=lambda e: (-e["rss"], e["path"]))
-    if denied:
-        notes.add("smaps_unreadable", f"{denied} process(es) could not be inspected for "
-                  "mapped shmem objects (run as root): what they map is unattributed")
-    total = meminfo.get("Shmem")
-    on_mounts = sum(r["used"] or 0 for r in rows)
-    off_mounts = sum(e["rss"] for e in mapped_rows
-                     if not table.is_shmem(e["path"].replace(" (deleted)", "")))
-    attributed = on_mounts + sum(s["rss"] or 0 for s in sysv) + off_mounts
-    unattributed = None
-    if total is not None and not usage_unknown:
-        unattributed = total - attributed
-        if unattributed < 0:
-            notes.add("shmem_overcounted",
-                      "the attributed figures exceed Shmem: tmpfs usage counts pages that "
-                      "are swapped out, and Shmem does not")
-    return {"schema_version": SCHEMA_VERSION, "total": total, "mounts": rows,
-            "sysv": sysv, "mapped": mapped_rows, "unattributed": unattributed,
-            "notes": notes.items}
+            except ParseError:  # a malformed smaps: this process is uninspected, counted
+                denied += 1
+                records = []
+                break
+            records.append((parts[5], parts[3], inode, flags[i], pss[i] << 10,
+                            (sh[i] + ph[i]) << 10))
+        if records:
+            mapped[pid] = records
+    swap_used = None
+    if "SwapTotal" in meminfo and "SwapFree" in meminfo:
+        swap_used = meminfo["SwapTotal"] - meminfo["SwapFree"]
+    doc = build_shmem(ShmemInputs(
+        meminfo.get("Shmem"), mounts, rows, segments, mapped, denied,
+        view_page_size(root, meminfo, notes), swap_used))
+    doc["notes"] = notes.items + doc["notes"]
+    return doc

@@ -19,10 +19,12 @@ if TYPE_CHECKING:
 # The keys of a process object (SPEC.md "proc"), in order.
 PROCESS_KEYS = ("pid", "name", "cmdline", "user", "rss", "pss", "uss", "shared", "swap",
                 "swap_pss", "rss_anon", "rss_file", "rss_shmem", "pss_anon", "pss_file",
-                "pss_shmem", "locked", "anon_huge", "hugetlb", "vsz", "oom_score", "source")
+                "pss_shmem", "locked", "anon_huge", "hugetlb", "vsz", "oom_score", "source",
+                "vm_locked", "shmem_pmd_mapped", "file_pmd_mapped", "swap_shmem")
 SIZE_KEYS = ("rss", "pss", "uss", "shared", "swap", "swap_pss", "rss_anon", "rss_file",
              "rss_shmem", "pss_anon", "pss_file", "pss_shmem", "locked", "anon_huge",
-             "hugetlb", "vsz")
+             "hugetlb", "vsz", "vm_locked", "shmem_pmd_mapped", "file_pmd_mapped",
+             "swap_shmem")
 
 
 class Process:
@@ -98,20 +100,35 @@ def build_process(pid: int, status: Optional[Status], counters: Optional[Dict[st
         pss_anon = get("Pss_Anon") if rollup else None
         pss_file = get("Pss_File") if rollup else None
         pss_shmem = get("Pss_Shmem") if rollup else None
+        # smaps Locked is proportional (a page locked by k processes counts 1/k in each:
+        # smaps_account(), fs/proc/task_mmu.c); status VmLck is what mlock() locked,
+        # whole, and what RLIMIT_MEMLOCK counts
         locked, anon_huge = get("Locked"), get("AnonHugePages")
+        shmem_pmd, file_pmd = get("ShmemPmdMapped"), get("FilePmdMapped")
+        # smaps Swap counts swapped-out shmem pages in every mapper (shmem_swap_usage(),
+        # mm/shmem.c); status VmSwap counts swap entries in the page tables (MM_SWAPENTS),
+        # which a swapped shmem page never leaves: the difference is the shmem part. Status
+        # counters lag on kernels that batch them per thread (2.6.34-6.1), so it is capped
+        # by Swap - SwapPss (SwapPss has anonymous swap only, at most all of it)
+        vm_swap = st.get("VmSwap")
+        swap_shmem = None
+        if swap is not None and (vm_swap is not None or swap_pss is not None):
+            swap_shmem = max(0, min(swap - (vm_swap if vm_swap is not None else 0),
+                                    swap - (swap_pss if swap_pss is not None else 0)))
         sh, ph = get("Shared_Hugetlb"), get("Private_Hugetlb")
         hugetlb = st.get("HugetlbPages") if sh is None and ph is None else (sh or 0) + (ph or 0)
     else:
         rss, swap = st.get("VmRSS"), st.get("VmSwap")
         pss = uss = shared = swap_pss = pss_anon = pss_file = pss_shmem = None
-        locked = anon_huge = None
+        locked = anon_huge = shmem_pmd = file_pmd = swap_shmem = None
         rss_anon = st.get("RssAnon")
         hugetlb = st.get("HugetlbPages")
     return Process(
         pid, name if name is not None else (status.name if status else None), cmdline, user,
         rss, pss, uss, shared, swap, swap_pss,
         rss_anon, st.get("RssFile"), st.get("RssShmem"), pss_anon, pss_file, pss_shmem,
-        locked, anon_huge, hugetlb, st.get("VmSize"), oom_score, source)
+        locked, anon_huge, hugetlb, st.get("VmSize"), oom_score, source, st.get("VmLck"),
+        shmem_pmd, file_pmd, swap_shmem)
 
 
 def figure_sources(doc: Dict[str, Any], status: Optional[Status],
@@ -123,7 +140,7 @@ def figure_sources(doc: Dict[str, Any], status: Optional[Status],
     if counters is None:
         from_status = set(SIZE_KEYS)
     else:
-        from_status = {"rss_file", "rss_shmem", "vsz"}
+        from_status = {"rss_file", "rss_shmem", "vsz", "vm_locked"}
         if "RssAnon" in st:
             from_status.add("rss_anon")
         if "Shared_Hugetlb" not in counters and "Private_Hugetlb" not in counters:

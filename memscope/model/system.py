@@ -20,7 +20,7 @@ class SystemInputs:
 
     __slots__ = ("meminfo", "zoneinfo", "vmstat", "pressure", "page_size", "vmap_stack",
                  "hugetlb_sysfs", "source", "notes", "container", "vmalloc_pages", "zram",
-                 "arc")
+                 "arc", "hugepage_pools")
 
     def __init__(self, meminfo: Meminfo, zoneinfo: Optional[Zoneinfo] = None,
                  vmstat: Optional[Dict[str, int]] = None, pressure: Optional[dict] = None,
@@ -41,6 +41,7 @@ class SystemInputs:
         self.vmalloc_pages: Optional[int] = None   # bytes of vmalloc areas (vmallocinfo)
         self.zram: Dict[str, Dict[str, int]] = {}  # device -> mm_stat
         self.arc: Optional[Dict[str, int]] = None  # ZFS arcstats
+        self.hugepage_pools: Optional[Dict[int, Dict[str, Optional[int]]]] = None
 
     def counter(self, name: str) -> Optional[int]:
         """A VM counter (pages) from /proc/vmstat, else summed from zoneinfo's node and zone
@@ -220,7 +221,8 @@ def _vmalloc_bytes(inp: SystemInputs) -> Optional[int]:
         if inp.vmalloc_pages is None:
             notes.add("vmallocused_zero",
                       "VmallocUsed reads 0 on kernels 4.4-5.2 and /proc/vmallocinfo is not "
-                      "readable (run as root): no vmalloc category; vmalloc pages are in "
+                      "readable (mode 0400: root only; or absent under this root): no vmalloc "
+                      "category; vmalloc pages are in "
                       "'unaccounted'")
             return None
         notes.add("vmalloc_from_vmallocinfo",
@@ -255,6 +257,46 @@ def _hugetlb_bytes(inp: SystemInputs) -> Optional[int]:
                           "only")
         return mi["HugePages_Total"] * mi["Hugepagesize"]
     return None
+
+
+# ---------------------------------------------------------------------------------------
+# Huge pages: THP in use (meminfo) and the hugetlb pools (KERNEL.md §1.1)
+
+THP_FIELDS = (("anon", "AnonHugePages"), ("shmem", "ShmemHugePages"),
+              ("shmem_pmd_mapped", "ShmemPmdMapped"), ("file", "FileHugePages"),
+              ("file_pmd_mapped", "FilePmdMapped"))
+
+
+def build_thp(mi: Meminfo) -> Optional[Dict[str, Optional[int]]]:
+    """Transparent huge pages in use, in bytes (inside AnonPages, Shmem and Cached, not
+    beside them); null for a field this kernel does not print."""
+    if not any(key in mi for _, key in THP_FIELDS):
+        return None
+    return {name: mi.get(key) for name, key in THP_FIELDS}
+
+
+def build_hugetlb_pools(inp: SystemInputs) -> List[Dict[str, Any]]:
+    """The hugetlb pool per page size, in bytes: total = used + free; reserved pages are
+    free pages promised to mappings (not yet faulted), surplus the pages above
+    nr_hugepages from overcommit (Documentation/admin-guide/mm/hugetlbpage.rst). From
+    /sys/kernel/mm/hugepages, else meminfo's HugePages_* for the default size."""
+    mi = inp.meminfo
+    pools = inp.hugepage_pools
+    if pools is None and "HugePages_Total" in mi and mi.get("Hugepagesize"):
+        pools = {mi["Hugepagesize"]: {
+            "nr_hugepages": mi.get("HugePages_Total"), "free_hugepages": mi.get("HugePages_Free"),
+            "resv_hugepages": mi.get("HugePages_Rsvd"),
+            "surplus_hugepages": mi.get("HugePages_Surp")}}
+    out = []
+    for size, p in sorted((pools or {}).items()):
+        b = {key: None if p.get(key) is None else p[key] * size
+             for key in ("nr_hugepages", "free_hugepages", "resv_hugepages",
+                         "surplus_hugepages")}
+        total, free = b["nr_hugepages"], b["free_hugepages"]
+        out.append({"page_size": size, "total": total, "used": None if total is None or
+                    free is None else total - free, "free": free,
+                    "reserved": b["resv_hugepages"], "surplus": b["surplus_hugepages"]})
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -409,7 +451,8 @@ def summary_zones(inp: SystemInputs) -> List[Dict[str, Any]]:
             "present": z.present * P,
             "protection": [p * P for p in z.protection],
             "state": zone_state(z.free, z.min, z.low, z.high, managed),
-            "headroom": (z.free - z.low) * P,
+            # an empty zone (managed 0) has no headroom: null, never free - low < 0
+            "headroom": None if managed == 0 else (z.free - z.low) * P,
         })
     return out
 
@@ -451,6 +494,8 @@ def build_summary(inp: SystemInputs) -> Dict[str, Any]:
         "zones": summary_zones(inp),
         "pressure": inp.pressure,
         "container": inp.container,
+        "thp": build_thp(mi),
+        "hugetlb_pools": build_hugetlb_pools(inp),
         "activity": build_activity(inp.vmstat),
         "activity_rates": None,  # --watch fills it (add_rates)
         "zfs_arc": None if inp.arc is None else {

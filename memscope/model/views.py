@@ -39,10 +39,11 @@ def build_zone_view(zi: Zoneinfo, buddy: Optional[Dict[Tuple[int, str], List[int
             "present": z.present * page, "spanned": z.spanned * page,
             "protection": [p * page for p in z.protection],
             "state": zone_state(z.free, z.min, z.low, z.high, managed),
-            "headroom": (z.free - z.low) * page,
+            "headroom": None if managed == 0 else (z.free - z.low) * page,
             # For a request whose highest usable zone is class zone j, this zone must keep
             # low + protection[j] free (__zone_watermark_ok): its headroom for that class.
-            "headroom_by_class": [(z.free - z.low - p) * page for p in z.protection],
+            "headroom_by_class": None if managed == 0 else
+            [(z.free - z.low - p) * page for p in z.protection],
             "free_blocks": counts,
             "unusable_index": unusable_index(counts) if counts is not None else None,
             "largest_free_block": largest,

@@ -32,12 +32,20 @@ VmPTE VmPMD VmSwap HugetlbPages
 
 
 class Status:
-    __slots__ = ("name", "uids", "fields")
+    __slots__ = ("name", "uids", "fields", "state", "threads")
 
     def __init__(self) -> None:
         self.name: Optional[str] = None
         self.uids: Optional[List[int]] = None
         self.fields: Dict[str, int] = {}
+        self.state: Optional[str] = None     # the State letter: R, S, D, Z, ...
+        self.threads: Optional[int] = None   # Threads: live threads of the group
+
+    @property
+    def zombie(self) -> bool:
+        """State Z (or X): the task has exited. For a thread-group leader with Threads > 1
+        only the main thread has: the process lives on in its other threads."""
+        return self.state in ("Z", "X")
 
     @property
     def has_mm(self) -> bool:
@@ -113,6 +121,15 @@ def _parse_fast(text: str) -> Optional[Status]:
                 text.find("\nUid:", at + 5) >= 0:
             return None
         st.uids = [int(u) for u in uids]
+    at = text.find("\nState:")
+    if at >= 0:
+        st.state = text[at + 7:text.find("\n", at + 7)].strip()[:1] or None
+    at = text.find("\nThreads:")
+    if at >= 0:
+        value = text[at + 9:text.find("\n", at + 9)].strip()
+        if not value.isdigit() or not value.isascii():
+            return None  # the strict parse names the line
+        st.threads = int(value)
     return st
 
 
@@ -131,6 +148,10 @@ def _parse_lines(text: str) -> Status:
             st.fields[key] = _int(parts[0], key, lineno) * 1024
         elif key == "Name":
             st.name = unescape_name(value[1:] if value.startswith("\t") else value.strip())
+        elif key == "State":
+            st.state = value.strip()[:1] or None
+        elif key == "Threads":
+            st.threads = parse_int(value.strip(), key, lineno)
         elif key == "Uid":
             parts = value.split()
             if len(parts) != 4:

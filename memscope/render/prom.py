@@ -15,7 +15,8 @@ MEMORY = ("total", "used", "free", "shared", "buffers", "cache", "buff_cache", "
           "available_estimate")
 ZONE = ("free", "min", "low", "high", "promo", "boost", "managed", "present", "spanned",
         "headroom")
-CGROUP = ("usage", "limit", "high", "peak", "swap", "anon", "file", "shmem", "kernel", "slab",
+CGROUP = ("usage", "comparable_usage", "limit", "effective_limit", "high", "peak", "swap",
+          "anon", "file", "shmem", "kernel", "slab",
           "sock", "kernel_stack", "page_tables", "active_anon", "inactive_anon", "active_file",
           "inactive_file", "unevictable", "file_mapped", "file_dirty", "file_writeback",
           "working_set")
@@ -101,6 +102,16 @@ def add_summary(e: Exposition, doc: Dict[str, Any], zones: bool = True) -> None:
     if zones:
         for z in doc["zones"]:
             add_zone(e, z)
+    for kind, value in (doc.get("thp") or {}).items():
+        e.add("memscope_thp_bytes", "gauge",
+              "Transparent huge pages in use, by kind (inside anon, shmem, page cache).",
+              value, kind=kind)
+    for pool in doc.get("hugetlb_pools") or ():
+        for state in ("total", "used", "free", "reserved", "surplus"):
+            e.add("memscope_hugetlb_pool_bytes", "gauge",
+                  "hugetlb pool per page size: total = used + free; reserved and surplus "
+                  "as the kernel counts them.", pool[state], page_size=pool["page_size"],
+                  state=state)
     add_pressure(e, "memscope_pressure", doc.get("pressure"))
     for event, value in (doc.get("activity") or {}).items():
         e.add("memscope_reclaim_events_total", "counter",
@@ -173,6 +184,13 @@ def add_cgroups(e: Exposition, cgroups: List[Dict[str, Any]],
             e.add("memscope_cgroup_events_total", "counter",
                   "memory.events (v1: max = failcnt, oom_kill from oom_control).", value,
                   cgroup=label, event=event)
+        if cg.get("under_oom") is not None:
+            e.add("memscope_cgroup_under_oom", "gauge",
+                  "v1 memory.oom_control under_oom: 1 while the cgroup is in OOM.",
+                  int(cg["under_oom"]), cgroup=label)
+        e.add("memscope_cgroup_memsw_failcnt_total", "counter",
+              "v1 memory.memsw.failcnt: memory+swap limit hits.", cg.get("memsw_failcnt"),
+              cgroup=label)
         e.add("memscope_cgroup_processes", "gauge", "Processes in the cgroup and below.",
               cg.get("process_count"), cgroup=label)
         for term, value in (cg.get("reconciliation") or {}).items():
@@ -232,11 +250,20 @@ def report_prom(doc: Dict[str, Any]) -> str:
                   program=g["key"])
         e.add("memscope_program_processes", "gauge", "Processes of the program.", g["count"],
               program=g["key"])
+        e.add("memscope_program_pss_unknown_processes", "gauge",
+              "Processes of the program whose pss could not be read (pss is then the sum "
+              "of the others; no pss sample when none could).", g.get("pss_missing"),
+              program=g["key"])
     t = top["totals"]
     e.add("memscope_processes", "gauge", "Processes (kernel threads excluded).",
           t["processes"])
-    for key in ("pss", "rss", "uss", "swap"):
-        e.add(f"memscope_processes_{key}_bytes", "gauge", f"All processes' {key}.", t[key])
+    for key in ("pss", "rss", "uss", "swap", "hugetlb"):
+        e.add(f"memscope_processes_{key}_bytes", "gauge", f"All processes' {key}.",
+              t.get(key))
+        if f"{key}_missing" in t:
+            e.add("memscope_processes_unknown", "gauge",
+                  "Processes whose figure could not be read (not in its sum).",
+                  t[f"{key}_missing"], figure=key)
     for reason, count in top["skipped"].items():
         e.add("memscope_processes_skipped", "gauge",
               "Processes skipped or read from status only, by reason.", count, reason=reason)

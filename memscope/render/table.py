@@ -84,6 +84,26 @@ def summary_table(doc: Dict[str, Any], units: Units, wide: bool = False) -> str:
         blocks.append("What the LRU lists hold (overlapping: not part of the sum)\n"
                       + grid(rows, ["contents", u.label or "size"]))
 
+    thp = doc.get("thp")
+    if thp is not None:
+        parts = [f"anon {u(thp['anon'])}"]
+        if thp.get("shmem") is not None:
+            parts.append(f"shmem {u(thp['shmem'])} (pmd-mapped {u(thp['shmem_pmd_mapped'])})")
+        if thp.get("file") is not None:
+            parts.append(f"file {u(thp['file'])} (pmd-mapped {u(thp['file_pmd_mapped'])})")
+        blocks.append("Transparent huge pages in use (inside anon, shmem and page cache): "
+                      + ", ".join(parts))
+    pools = doc.get("hugetlb_pools") or []
+    if any(p["total"] or p["surplus"] or p["reserved"] for p in pools):
+        rows = [[u(p["page_size"]), u(p["total"]), u(p["used"]), u(p["free"]),
+                 u(p["reserved"]), u(p["surplus"])] for p in pools]
+        blocks.append("hugetlb pools (reserved: free pages promised to mappings)\n" +
+                      grid(rows, ["page size", "total", "used", "free", "reserved",
+                                  "surplus"]))
+    elif pools:
+        blocks.append("hugetlb pools: none allocated (page sizes "
+                      + ", ".join(u(p["page_size"]) for p in pools) + ")")
+
     phys = doc["physical"]
     if phys is not None:
         blocks.append(f"Physical RAM: {u(phys['present'])} present in zones, "
@@ -155,7 +175,8 @@ def top_table(doc: Dict[str, Any], units: Units) -> str:
     u = units
     blocks = []
     if "groups" in doc:
-        rows = [[_cut(g["key"], 40), g["count"], u(g["pss"]) + ("+" if g["pss_missing"] else ""),
+        rows = [[_cut(g["key"], 40), g["count"],
+                 u(g["pss"]) + ("+" if g["pss_missing"] and g["pss"] is not None else ""),
                  u(g["uss"]), u(g["rss"]), u(g["swap"])] for g in doc["groups"]]
         blocks.append(grid(rows, ["group", "procs", "pss", "uss", "rss", "swap"]))
     else:
@@ -167,16 +188,27 @@ def top_table(doc: Dict[str, Any], units: Units) -> str:
                            align=["right", "left"] + ["right"] * 4 + ["left", "left"]))
     t = doc["totals"]
     shown = len(doc["processes"])
-    line = (f"{t['processes']} processes: pss {u(t['pss'])}, uss {u(t['uss'])}, "
-            f"rss {u(t['rss'])}, swap {u(t['swap'])}")
-    if t["pss_missing"]:
-        line += (f"; pss and uss unknown for {t['pss_missing']} (unreadable: their rss "
-                 "is counted, their pss is not)")
+    figures = [f"{key} {u(t[key])}" for key in ("pss", "uss", "rss", "swap")
+               if t.get(key) is not None]
+    if t.get("hugetlb"):
+        figures.append(f"hugetlb {u(t['hugetlb'])} (not in rss)")
+    line = f"{t['processes']} processes: " + ", ".join(figures)
+    if t["pss"] is None and t["processes"]:
+        line += "; pss and uss not known (status figures only: ranked by rss)"
+    elif t["pss_missing"]:
+        line += (f"; pss and uss unknown for {t['pss_missing']} (marked -, ranked by rss; "
+                 "their rss is counted, their pss is not)")
+    if "groups" in doc:
+        incomplete = sum(1 for g in doc["groups"] if g["pss_missing"])
+        if incomplete:
+            line += (f"; {incomplete} group(s) marked + have members whose pss is unknown "
+                     "(the sum of the known)")
     if "groups" not in doc and shown < t["processes"]:
         line += f"; {t['processes'] - shown} more not shown (--limit)"
     blocks.append(line)
     sk = doc["skipped"]
-    said = [f"{v} {k.replace('_', ' ')}" for k, v in sk.items() if v]
+    said = [f"{v} {k.replace('_', ' ')}" for k, v in sk.items()
+             if v and k not in ("kernel_threads", "memscope")]
     if said:
         blocks.append("skipped or partial: " + ", ".join(said) +
                       (" (capped: status figures, no page-table walk)" if sk["capped"] else ""))
@@ -187,7 +219,11 @@ PROC_ROWS = [("rss", "rss"), ("  anon", "rss_anon"), ("  file", "rss_file"),
              ("  shmem", "rss_shmem"), ("pss", "pss"), ("  anon", "pss_anon"),
              ("  file", "pss_file"), ("  shmem", "pss_shmem"),
              ("uss (private)", "uss"), ("shared", "shared"), ("swap", "swap"),
-             ("swap pss", "swap_pss"), ("locked", "locked"), ("anon THP", "anon_huge"),
+             ("  of it shmem (in every mapper)", "swap_shmem"), ("swap pss", "swap_pss"),
+             ("locked (proportional, smaps)", "locked"),
+             ("VmLck (mlock: RLIMIT_MEMLOCK)", "vm_locked"), ("anon THP", "anon_huge"),
+             ("shmem THP pmd-mapped", "shmem_pmd_mapped"),
+             ("file THP pmd-mapped", "file_pmd_mapped"),
              ("hugetlb (not in rss)", "hugetlb"), ("vsz", "vsz")]
 
 
@@ -248,15 +284,34 @@ def cgroup_table(doc: Dict[str, Any], units: Units) -> str:
         return u(value)
 
     rows = []
+    pad = [""] if parent is not None else []
     for label, key in CGROUP_ROWS:
         row = [label] + [cell(c, key) for c in cgs]
         if parent is not None:
             row.append(u(parent["own_usage"]) if key == "usage" else "")
         rows.append(row)
+        if key == "usage" and any(c.get("comparable_usage") not in (None, c["usage"])
+                                  for c in cgs):
+            # a root's usage rule leaves kernel memory out; its children's usage has it
+            rows.append(["  incl. kernel"] + [u(c.get("comparable_usage")) for c in cgs] +
+                        pad)
+        if key == "limit":
+            rows.append(["  applies"] + [
+                "max" if c.get("effective_limit") is None and c.get("unlimited")
+                and c.get("limit_set_by") is None else u(c.get("effective_limit"))
+                for c in cgs] + pad)
+            rows.append(["  set by"] + [
+                _cut(c["limit_set_by"], 28, keep_end=True) if c.get("limit_set_by")
+                else "-" for c in cgs] + pad)
     for ev in ("max", "oom", "oom_kill", "high", "low"):
         rows.append([f"events {ev}"] + [c["events"][ev] if c["events"][ev] is not None
-                                        else "-" for c in cgs] +
-                    ([""] if parent is not None else []))
+                                        else "-" for c in cgs] + pad)
+    if any(c.get("memsw_failcnt") is not None for c in cgs):
+        rows.append(["memsw failcnt"] + [c["memsw_failcnt"] if c.get("memsw_failcnt")
+                                         is not None else "-" for c in cgs] + pad)
+    if any(c.get("under_oom") is not None for c in cgs):
+        rows.append(["under oom"] + [{True: "yes", False: "no", None: "-"}[c.get("under_oom")]
+                                     for c in cgs] + pad)
     for kind in ("some", "full"):
         rows.append([f"pressure {kind} 10s/60s"] + [_pressure_cell(c["pressure"], kind)
                                                     for c in cgs] +
@@ -292,7 +347,7 @@ def zones_table(doc: Dict[str, Any], units: Units, explain: bool = False) -> str
     rows = []
     for z in doc["zones"]:
         prot = " ".join(u(p) for p in z["protection"]) or "-"
-        by_class = " ".join(u(h) for h in z["headroom_by_class"]) or "-"
+        by_class = " ".join(u(h) for h in z["headroom_by_class"] or ()) or "-"
         rows.append([z["node"], z["zone"], prot, by_class])
     blocks.append("Protection (lowmem_reserve per class zone) and headroom for requests from "
                   "each class\n" + grid(rows, ["node", "zone", "protection", "headroom by class"],
@@ -374,6 +429,15 @@ def shmem_table(doc: Dict[str, Any], units: Units) -> str:
                              (" ..." if len(m["pids"]) > 6 else ""), u(m["rss"])]
                             for m in doc["mapped"]], ["mapped object", "pids", "resident"],
                            align=["left", "left", "right"]))
+    if doc.get("hugetlb"):
+        blocks.append("hugetlb (not Shmem: in Hugetlb and HugePages_*)\n" +
+                      grid([[h["kind"], _cut(h["name"], 50, keep_end=True),
+                             clean(h["owner"] or "-"), u(h["size"]), u(h["rss"]),
+                             " ".join(map(str, h["pids"][:6])) +
+                             (" ..." if len(h["pids"]) > 6 else "")]
+                            for h in doc["hugetlb"]],
+                           ["kind", "object", "owner", "size", "resident", "pids"],
+                           align=["left", "left", "left", "right", "right", "left"]))
     blocks.append(f"unattributed {u(doc['unattributed'])}")
     notes = notes_block(doc.get("notes", []))
     if notes:
