@@ -319,3 +319,34 @@ def collect_proc(root: Root, pids: List[int], maps: bool = False,
             "user memory to show")
     return {"schema_version": SCHEMA_VERSION, "processes": processes,
             "notes": notes.items}, warnings
+
+
+def collect_mappings(root: Root, pids: List[int]) -> Tuple[List[Tuple[int, List[Dict[str, Any]]]],
+                                                          Dict[str, int]]:
+    """Every process's per-mapping rows (``top --by-mapping``, like ``smem -m``): [(pid,
+    rows)] and what was skipped: processes whose smaps is unreadable (permission denied),
+    gone, or kernel threads (empty smaps, not counted)."""
+    from memscope.model.process import ShmemMounts, build_mappings
+
+    out: List[Tuple[int, List[Dict[str, Any]]]] = []
+    skipped = {"permission_denied": 0, "vanished": 0, "unreadable": 0}
+    shared_mounts = None
+    for pid in pids:
+        try:
+            smaps = root.parse(f"proc/{pid}/smaps", parse_smaps)
+        except PermissionDenied:
+            skipped["permission_denied"] += 1
+            continue
+        except NotFound:
+            if not root.exists(f"proc/{pid}"):
+                skipped["vanished"] += 1
+            continue
+        except (ParseError, SourceError):
+            skipped["unreadable"] += 1
+            continue
+        if smaps is None or not len(smaps):
+            continue  # a kernel thread, a zombie, or gone between open and read
+        if shared_mounts is None:  # one mount table for all: the root's own view
+            shared_mounts = ShmemMounts(mount_table(root, pid))
+        out.append((pid, build_mappings(smaps, shared_mounts)))
+    return out, skipped
