@@ -413,6 +413,9 @@ def top(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: boo
         if member is not None:
             wanted = sorted(set(wanted) & set(member))
         results = scan(src, wanted, opts, names)
+        if member is not None:  # read ahead or not, only the cgroup's processes
+            chosen = set(wanted)
+            results = [(pid, res) for pid, res in results if pid in chosen]
         doc, warnings = build_top(results, sort, limit, users, match, group_by)
         warn(warnings)
         if reverse:

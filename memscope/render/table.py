@@ -517,6 +517,7 @@ def cgroup_tree_table(doc: Dict[str, Any], units: Units,
         rows.append(row)
     cols = [Column(k, "left" if k == "cgroup" else "right",
                    least=12 if k == "cgroup" else None, flex=k == "cgroup",
+                   keep_end=k == "cgroup",
                    drop={"working set": 1, "% limit": 2, "own": 3}.get(k)) for k in keys]
     cells = width()
     table = fit(cols, rows, cells)

@@ -86,10 +86,23 @@ def color() -> bool:
     return _stdout_tty()
 
 
-def unicode() -> bool:
-    """Whether the output encoding can carry block characters (else ASCII bars)."""
+def _utf8_stdout() -> bool:
     enc = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
-    return enc in ("utf8", "utf16", "utf32") or enc.startswith("utf")
+    return enc.startswith("utf")
+
+
+def unicode() -> bool:
+    """Whether block characters (bars) and Δ can be shown: stdout encodes UTF-8 and the
+    locale, where one is set (LC_ALL, then LC_CTYPE, then LANG), names UTF-8. Python runs
+    in UTF-8 mode under the C locale, but the terminal behind it does not."""
+    if not _utf8_stdout():
+        return False
+    for var in ("LC_ALL", "LC_CTYPE", "LANG"):
+        value = os.environ.get(var)
+        if value:
+            v = value.lower().replace("-", "")
+            return "utf8" in v
+    return True
 
 
 # Severity names used across memscope (zone states, limits, explain's findings) and the SGR
@@ -170,10 +183,14 @@ def cut(text: Any, cells: int, keep_end: bool = False) -> str:
         return ""
     if len(s) <= cells:
         return s
-    mark = "…" if unicode() else "~"
+    mark = "…" if _utf8_stdout() else "~"
     if cells == 1:
         return mark
-    return mark + s[-(cells - 1):] if keep_end else s[:cells - 1] + mark
+    if keep_end:  # a path: keep its end, and the indentation of a tree
+        lead = len(s) - len(s.lstrip(" "))
+        lead = lead if lead + 2 <= cells else 0
+        return " " * lead + mark + s[-(cells - 1 - lead):]
+    return s[:cells - 1] + mark
 
 
 class Column:
