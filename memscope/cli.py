@@ -292,13 +292,14 @@ def _columns(ctx, param, value):
 
 
 def screenful(watching: bool) -> Optional[int]:
-    """How many processes fit on the terminal under the header and the totals lines."""
+    """Lines a table may take on the terminal: its height less the prompt, two lines for
+    warnings on stderr, and the live view's timestamp; None when not a terminal."""
     from memscope.render import term
 
     lines = term.height()
     if lines is None:
         return None
-    return max(5, lines - (9 if watching else 6))
+    return max(8, lines - 3 - (2 if watching else 0))
 
 
 def mem_total(src) -> Optional[int]:
@@ -384,9 +385,8 @@ def top(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: boo
     term.direct(fmt == "table" and output is None)
     src = open_root(root)
     units = Units(unit, si)
-    if limit is None:
-        limit = screenful(watch is not None)
-    limit = limit or None  # 0: all
+    height = screenful(watch is not None) if limit is None else None
+    limit = height if limit is None else (limit or None)  # 0: all; the table trims to fit
     member = None
     share_base, share_of = None, "MemTotal"
     if cgroup_path is not None:
@@ -405,7 +405,7 @@ def top(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: boo
         columns = ("pid", "user", "pss", "dpss", "rss", "drss", "swap", "%", "name",
                    "command")
     view = TopView(columns or TOP_DEFAULT, header=not no_header, share_base=share_base,
-                   share_of=share_of)
+                   share_of=share_of, height=height, reverse=reverse)
     previous: Dict[int, Any] = {}
 
     def build():

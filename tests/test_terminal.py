@@ -190,7 +190,8 @@ def test_fit_drops_and_cuts():
     rows = [["1", "abcdefgh", "x" * 30]]
     assert fit(cols, rows, None) == "a  name      cmd\n1  abcdefgh  " + "x" * 30
     out = fit(cols, rows, 20).splitlines()
-    assert all(len(line) <= 20 for line in out) and out[1].startswith("1  abcdefgh  xxx")
+    # the name shrinks to its least before the command gives up more
+    assert all(len(line) <= 20 for line in out) and out[1] == "1  abc…  " + "x" * 10 + "…"
     out = fit(cols, rows, 12).splitlines()
     assert out[0].split() == ["a", "cmd"] and len(out[1]) <= 12 and out[1].endswith("…")
 
@@ -511,9 +512,13 @@ def test_output_file_gets_no_decoration(tmp_path):
 def test_top_on_a_tty_is_a_screenful():
     status, out = run_pty("top", "--root", TOP_HOST, rows=12, cols=80)
     assert status == 0
-    assert len(table_pids(out)) == 12 - 6
-    assert "3 more not shown" in out
+    shown = table_pids(out)
+    # the prompt and two lines of warnings stay free; the footer says what is not shown
+    assert len(out.rstrip("\n").splitlines()) <= 12 - 3 and len(shown) == 5
+    assert f"{9 - len(shown)} more not shown" in out
     assert all(len(line) <= 80 for line in out.splitlines())
+    status, out = run_pty("top", "--root", TOP_HOST, "-r", rows=12, cols=80)
+    assert table_pids(out)[-1] == 17833 and len(table_pids(out)) == 5  # largest last, kept
     status, out = run_pty("top", "--root", TOP_HOST, "--limit", "0", rows=12)
     assert len(table_pids(out)) == 9
 

@@ -236,8 +236,11 @@ class TopView:
 
     def __init__(self, columns=None, header: bool = True, share_base: Optional[int] = None,
                  share_of: str = "MemTotal", deltas: Optional[Dict[int, Any]] = None,
-                 width: Optional[int] = None, title: Optional[str] = None):
+                 width: Optional[int] = None, title: Optional[str] = None,
+                 height: Optional[int] = None, reverse: bool = False):
         self.columns = tuple(columns) if columns else TOP_DEFAULT
+        self.height = height    # lines the whole output may take (a screenful), or None
+        self.reverse = reverse  # rows printed largest last: a screenful keeps the end
         self.header = header
         self.share_base = share_base
         self.share_of = share_of
@@ -309,14 +312,30 @@ def top_table(doc: Dict[str, Any], units: Units, view: Optional[TopView] = None)
         rows = [[_cut(g["key"], 40), g["count"], u(g["pss"]) + ("+" if g["pss_missing"] else ""),
                  u(g["uss"]), u(g["rss"]), u(g["swap"])] for g in doc["groups"]]
         blocks.append(grid(rows, ["group", "procs", "pss", "uss", "rss", "swap"]))
-    else:
-        table = process_rows(doc, u, view)
-        if table:
-            blocks.append(table)
+        if view.header:
+            blocks.extend(_top_footer(doc, u, view, len(doc["processes"])))
+        return "\n\n".join(blocks) + "\n"
+    procs = list(doc["processes"])
+    footer = _top_footer(doc, u, view, len(procs)) if view.header else []
+    if view.height is not None:  # a screenful: as many rows as leave the footer in view
+        for _ in range(3):
+            used = sum(b.count("\n") + 2 for b in blocks + footer) + 1
+            room = max(3, view.height - used)
+            if room >= len(procs):
+                break
+            procs = procs[-room:] if view.reverse else procs[:room]
+            footer = _top_footer(doc, u, view, len(procs)) if view.header else []
+    table = process_rows(dict(doc, processes=procs), u, view)
+    if table:
+        blocks.append(table)
     if not view.header:  # --no-header: the rows and nothing else, for scripts
         return "\n\n".join(blocks) + "\n" if blocks else ""
+    return "\n\n".join(blocks + footer) + "\n"
+
+
+def _top_footer(doc: Dict[str, Any], u: Units, view: TopView, shown: int) -> List[str]:
+    blocks = []
     t = doc["totals"]
-    shown = len(doc["processes"])
     line = (f"{t['processes']} processes: pss {u(t['pss'])}, uss {u(t['uss'])}, "
             f"rss {u(t['rss'])}, swap {u(t['swap'])}")
     if t["pss_missing"]:
@@ -330,9 +349,10 @@ def top_table(doc: Dict[str, Any], units: Units, view: Optional[TopView] = None)
     sk = doc["skipped"]
     said = [f"{v} {k.replace('_', ' ')}" for k, v in sk.items() if v]
     if said:
-        blocks.append("skipped or partial: " + ", ".join(said) +
-                      (" (capped: status figures, no page-table walk)" if sk["capped"] else ""))
-    return "\n\n".join(blocks) + "\n"
+        blocks.append(wrap("skipped or partial: " + ", ".join(said) +
+                           (" (capped: status figures, no page-table walk)"
+                            if sk["capped"] else "")))
+    return blocks
 
 
 def mapping_table(doc: Dict[str, Any], units: Units, header: bool = True) -> str:

@@ -262,15 +262,22 @@ def _shrink(cols: Sequence[Column], natural: List[int], keep: List[int],
     """Natural widths, the flexible column cut to its least, then the other shrinkable
     ones, until the kept columns fit in ``cells`` (or can't shrink further)."""
     widths = list(natural)
-    for flex in (True, False):
+    # the flexible column gives up its spare width first, down to AMPLE; then the others
+    # shrink to their least; then the flexible column to its least
+    for flex, ample in ((True, AMPLE), (False, 0), (True, 0)):
         for i in keep:
             over = _total(widths, keep) - cells
             if over <= 0:
                 return widths
             c = cols[i]
-            if c.least is not None and c.flex == flex and widths[i] > c.least:
-                widths[i] = max(c.least, widths[i] - over)
+            if c.least is not None and c.flex == flex:
+                floor = max(c.least, ample)
+                if widths[i] > floor:
+                    widths[i] = max(floor, widths[i] - over)
     return widths
+
+
+AMPLE = 32  # what a command or path column keeps before other columns shrink
 
 
 def _line(values: List[str], widths: List[int], cols: List[Column]) -> str:
