@@ -487,6 +487,12 @@ def test_no_color_empty_means_colour_and_always_wins():
     assert f"{ESC}32mok{ESC}0m" in piped and "█" not in piped
 
 
+def test_zone_states_coloured_by_severity():
+    status, out = run_pty("zones", "--root", FIXTURES / "zte-f680-ont-armv7-4.1", cols=160)
+    assert status == 0 and f"{ESC}33mbelow_high{ESC}0m" in out  # a warning: yellow
+    assert ESC not in run_memscope("zones", "--root", FIXTURES / "zte-f680-ont-armv7-4.1").stdout
+
+
 def test_machine_formats_never_decorated_on_a_tty():
     for fmt in ("json", "yaml", "prom"):
         status, out = run_pty("summary", "--root", TOP_HOST, "--format", fmt,

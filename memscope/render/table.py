@@ -76,9 +76,11 @@ def free_line(doc: Dict[str, Any], u: Units) -> str:
             f"MemFree {u(mem['free']):>11}\n")
 
 
-def _bar_column(fractions: List[Optional[float]], used: int) -> Optional[List[str]]:
+def _bar_column(fractions: List[Optional[float]], used: int,
+                relative: bool = False) -> Optional[List[str]]:
     """Bars for a table's extra column when pictures belong (a table on a terminal): as
-    wide as the terminal leaves beside ``used`` columns, at most 30."""
+    wide as the terminal leaves beside ``used`` columns, at most 30; a full bar is 1.0, or
+    with ``relative`` the largest fraction."""
     from memscope.render.term import bar, interactive, width
 
     if not interactive():
@@ -87,19 +89,22 @@ def _bar_column(fractions: List[Optional[float]], used: int) -> Optional[List[st
     if room < 5:
         return None
     top = max([f for f in fractions if f is not None] + [0.0])
-    scale = 1.0 / top if top > 0 else 1.0  # the largest fills the column
+    scale = 1.0 / top if relative and top > 0 else 1.0
     return [bar(None if f is None else f * scale, room) for f in fractions]
 
 
-def _with_bars(table: str, fractions: List[Optional[float]], header_lines: int = 1) -> str:
+def _with_bars(table: str, fractions: List[Optional[float]], header_lines: int = 1,
+               relative: bool = False) -> str:
+    from memscope.render.term import visible_len
+
     lines = table.split("\n")
-    used = max(len(line) for line in lines)
-    bars = _bar_column(fractions, used)
+    used = max(visible_len(line) for line in lines)
+    bars = _bar_column(fractions, used, relative)
     if bars is None:
         return table
     out = lines[:header_lines]
     for line, b in zip(lines[header_lines:], bars):
-        out.append(line.ljust(used) + "  " + b.rstrip())
+        out.append(line + " " * (used - visible_len(line)) + "  " + b.rstrip())
     return "\n".join(out)
 
 
@@ -554,12 +559,15 @@ def cgroup_tree_table(doc: Dict[str, Any], units: Units,
 
 
 def zones_table(doc: Dict[str, Any], units: Units, explain: bool = False) -> str:
+    from memscope.render.term import ZONE_SEVERITY, paint
+
     u = units
     rows = []
     for z in doc["zones"]:
         rows.append([z["node"], z["zone"], u(z["free"]), u(z["min"]), u(z["low"]),
                      u(z["high"]), u(z["promo"]), u(z["boost"]), u(z["managed"]),
-                     u(z["present"]), z["state"], u(z["headroom"]),
+                     u(z["present"]), paint(z["state"], ZONE_SEVERITY.get(z["state"])),
+                     u(z["headroom"]),
                      u(z["largest_free_block"])])
     blocks = [grid(rows, ["node", "zone", "free", "min", "low", "high", "promo", "boost",
                           "managed", "present", "state", "headroom", "largest"],
