@@ -569,28 +569,16 @@ def zones_table(doc: Dict[str, Any], units: Units, explain: bool = False) -> str
                      u(z["present"]), paint(z["state"], ZONE_SEVERITY.get(z["state"])),
                      u(z["headroom"]),
                      u(z["largest_free_block"])])
-    blocks = [grid(rows, ["node", "zone", "free", "min", "low", "high", "promo", "boost",
-                          "managed", "present", "state", "headroom", "largest"],
-                   align=["right", "left"] + ["right"] * 8 + ["left", "right", "right"])]
-    rows = []
-    for z in doc["zones"]:
-        prot = " ".join(u(p) for p in z["protection"]) or "-"
-        by_class = " ".join(u(h) for h in z["headroom_by_class"]) or "-"
-        rows.append([z["node"], z["zone"], prot, by_class])
-    blocks.append("Protection (lowmem_reserve per class zone) and headroom for requests from "
-                  "each class\n" + grid(rows, ["node", "zone", "protection", "headroom by class"],
-                                       align=["right", "left", "left", "left"]))
-    rows = []
-    for z in doc["zones"]:
-        if z["free_blocks"] is None:
-            continue
-        rows.append([z["node"], z["zone"], " ".join(str(c) for c in z["free_blocks"]),
-                     " ".join(f"{x:.2f}" for x in z["unusable_index"])])
-    if rows:
-        blocks.append("Fragmentation: free blocks per order, and the unusable free index per "
-                      "order (1.00: no free block that large)\n" +
-                      grid(rows, ["node", "zone", "free blocks by order", "unusable index"],
-                           align=["right", "left", "left", "left"]))
+    from memscope.render.term import Column, fit, width
+
+    cols = [Column("node"), Column("zone", "left"), Column("free"), Column("min"),
+            Column("low"), Column("high"), Column("promo", drop=2), Column("boost", drop=1),
+            Column("managed"), Column("present", drop=3), Column("state", "left"),
+            Column("headroom"), Column("largest", drop=4)]
+    blocks = [wrap("Is any zone short of free pages? (free against its min, low and high "
+                   "watermarks)") + "\n" + fit(cols, rows, width())]
+    blocks.extend(zone_class_tables(doc["zones"], u))
+    blocks.extend(fragmentation_tables(doc["zones"]))
     t = doc["tunables"]
     wsf = t["watermark_scale_factor"]
     blocks.append(f"vm.min_free_kbytes {u(t['min_free_bytes'])}, vm.watermark_scale_factor "
@@ -604,6 +592,54 @@ def zones_table(doc: Dict[str, Any], units: Units, explain: bool = False) -> str
     if notes:
         blocks.append(notes)
     return "\n\n".join(blocks) + "\n"
+
+
+def _class_names(zones: List[Dict[str, Any]], node: Any, count: int) -> List[str]:
+    """The class zones of a node, by name: its zones in zoneinfo's order (lowmem_reserve
+    has one entry per zone of the node); indices where the count does not match."""
+    names = [z["zone"] for z in zones if z["node"] == node]
+    return names if len(names) == count else [str(i) for i in range(count)]
+
+
+def zone_class_tables(zones: List[Dict[str, Any]], u: Units) -> List[str]:
+    """Protection (lowmem_reserve) and headroom by class, one column per class zone: the
+    zone a request may go no higher than. A pair of tables per node (nodes may hold
+    different zones)."""
+    out = []
+    nodes = list(dict.fromkeys(z["node"] for z in zones))
+    for node in nodes:
+        mine = [z for z in zones if z["node"] == node and z["protection"]]
+        if not mine:
+            continue
+        count = max(len(z["protection"]) for z in mine)
+        names = _class_names(zones, node, count)
+        where = f" (node {node})" if len(nodes) > 1 else ""
+        for key, title in (
+                ("protection", "Protection: what each zone keeps back from requests of "
+                               "each class (lowmem_reserve)"),
+                ("headroom_by_class", "Headroom for requests of each class: free - low - "
+                                      "protection")):
+            rows = [[z["zone"], *(u(v) for v in z[key]),
+                     *([""] * (count - len(z[key])))] for z in mine]
+            out.append(wrap(title + where) + "\n" + grid(rows, ["zone", *names]))
+    return out
+
+
+def fragmentation_tables(zones: List[Dict[str, Any]]) -> List[str]:
+    """Free blocks and the unusable free index per order, one aligned column per order."""
+    have = [z for z in zones if z["free_blocks"] is not None]
+    if not have:
+        return []
+    orders = max(len(z["free_blocks"]) for z in have)
+    headers = ["node", "zone", *[str(i) for i in range(orders)]]
+    align = ["right", "left"] + ["right"] * orders
+    blocks = [[z["node"], z["zone"], *z["free_blocks"]] for z in have]
+    index = [[z["node"], z["zone"], *(f"{x:.2f}" for x in z["unusable_index"])] for z in have]
+    return ["How fragmented is free memory? Free blocks of 2^order pages, per order\n"
+            + grid(blocks, headers, align=align),
+            wrap("Unusable free index per order: the share of free memory in blocks too small "
+                 "for that order (1.00: no free block that large)") + "\n"
+            + grid(index, headers, align=align)]
 
 
 def vmalloc_table(doc: Dict[str, Any], units: Units, by: str = "caller") -> str:
