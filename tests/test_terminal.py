@@ -227,6 +227,12 @@ def test_top_limit_reverse_columns_no_header():
     lines = r.stdout.splitlines()
     assert len(lines) == 9 and "pid" not in r.stdout and "processes:" not in r.stdout
     assert lines[0].split()[-2:] == ["17833", "0.3"]
+    r = run_memscope("top", "--root", TOP_HOST, "--group-by", "program", "--no-header")
+    assert r.stdout.splitlines()[0].split()[:2] == ["worker", "4"]
+    assert "group" not in r.stdout and "processes:" not in r.stdout
+    for bad in ("abc", "0", "-5", ""):  # a COLUMNS that is not a width: as if unset
+        assert run_memscope("top", "--root", TOP_HOST, env={"COLUMNS": bad}).stdout == \
+            run_memscope("top", "--root", TOP_HOST).stdout
     r = run_memscope("top", "--root", TOP_HOST, "--columns", "pid,bogus")
     assert r.returncode == 2 and "bogus" in r.stderr
 

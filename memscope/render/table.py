@@ -316,7 +316,8 @@ def top_table(doc: Dict[str, Any], units: Units, view: Optional[TopView] = None)
     if "groups" in doc:
         rows = [[_cut(g["key"], 40), g["count"], u(g["pss"]) + ("+" if g["pss_missing"] else ""),
                  u(g["uss"]), u(g["rss"]), u(g["swap"])] for g in doc["groups"]]
-        blocks.append(grid(rows, ["group", "procs", "pss", "uss", "rss", "swap"]))
+        blocks.append(grid(rows, ["group", "procs", "pss", "uss", "rss", "swap"]
+                           if view.header else ()))
         if view.header:
             blocks.extend(_top_footer(doc, u, view, len(doc["processes"])))
         return "\n\n".join(blocks) + "\n"
