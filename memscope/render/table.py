@@ -408,17 +408,20 @@ def proc_table(doc: Dict[str, Any], units: Units) -> str:
         blocks.append(head + "\n" + cmd + "\n" + grid(rows, ["", u.label or "size", "from"],
                                                         align=["left", "right", "left"]))
         if "mappings" in p:
-            rows = [[m["category"], _cut(m["path"] or "", 60, keep_end=True), m["count"],
-                     u(m["size"]),
+            rows = [[m["category"], clean(m["path"] or ""), m["count"], u(m["size"]),
                      u(m["rss"]), u(m["pss"]), u(m["uss"]), u(m["swap"])]
                     for m in p["mappings"]]
             maps = p["mappings"]
             rows.append(["= total", "", sum(m["count"] for m in maps)] +
                         [u(sum(m[k] for m in maps)) for k in ("size", "rss", "pss", "uss",
                                                               "swap")])
-            blocks.append(grid(rows, ["category", "path", "maps", "size", "rss", "pss", "uss",
-                                      "swap"],
-                               align=["left", "left"] + ["right"] * 6))
+            from memscope.render.term import Column, fit, width
+
+            cols = [Column("category", "left"),
+                    Column("path", "left", least=16, most=240, flex=True, keep_end=True),
+                    Column("maps"), Column("size", drop=2), Column("rss"), Column("pss"),
+                    Column("uss", drop=3), Column("swap", drop=1)]
+            blocks.append(fit(cols, rows, width()))
     notes = notes_block(doc.get("notes", []))
     if notes:
         blocks.append(notes)
