@@ -520,6 +520,9 @@ def test_output_file_gets_no_decoration(tmp_path):
     assert status == 0
     text = target.read_text()
     assert ESC not in text and "█" not in text
+    # a file is unlimited in width, whatever COLUMNS says
+    status, out = run_pty("top", "--root", TOP_HOST, "-o", target, env={"COLUMNS": "80"})
+    assert target.read_text() == run_memscope("top", "--root", TOP_HOST).stdout
 
 
 def test_top_on_a_tty_is_a_screenful():

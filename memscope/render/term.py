@@ -47,11 +47,14 @@ def interactive() -> bool:
 
 
 def width() -> Optional[int]:
-    """Columns to fit in: ``COLUMNS``, then the terminal's, else None (unlimited)."""
+    """Columns a table on stdout fits in: ``COLUMNS``, then the terminal's, else None
+    (unlimited: piped without COLUMNS, or written to a file with --output)."""
+    if not _STATE["table_to_stdout"]:
+        return None
     env = os.environ.get("COLUMNS", "")
     if env.isdigit() and int(env) > 0:
         return int(env)
-    if not _STATE["table_to_stdout"] or not _stdout_tty():
+    if not _stdout_tty():
         return None
     try:
         return os.get_terminal_size(sys.stdout.fileno()).columns or None
