@@ -30,6 +30,21 @@ def output_options(formats=FORMATS, root: bool = True) -> Callable:
     return decorate
 
 
+def _set_color(ctx, param, value):
+    if value is not None:
+        from memscope.render import term
+
+        term.set_color(value)
+    return value
+
+
+color_option = click.option(
+    "--color", type=click.Choice(("auto", "always", "never")), default="auto",
+    show_default=True, expose_value=False, callback=_set_color,
+    help="Colour in tables: auto (a terminal, unless NO_COLOR is set or TERM=dumb), "
+         "always (also when piped), never. Never in yaml, json or prom.")
+
+
 def _common(f: Callable, formats, root: bool = True) -> Callable:
     options = [
         click.option("--root", default="/", show_default=True, metavar="DIR",
@@ -57,6 +72,9 @@ def _common(f: Callable, formats, root: bool = True) -> Callable:
         quiet_option,
         click.option("--debug", is_flag=True,
                      help="Show a traceback for errors (for bug reports)."),
+        color_option,
+        click.version_option(__version__, "--version", prog_name="memscope",
+                             help="Show memscope's version and exit."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -89,25 +107,33 @@ def render(doc: Dict[str, Any], fmt: str, table: Callable[[Dict[str, Any]], str]
         return r.to_json(doc, stream)
     if fmt == "yaml":
         return r.to_yaml(doc, stream)
+    from memscope.render.term import painted_sequences
     from memscope.text import safe_lines
 
-    return safe_lines(table(doc))  # names are data: nothing reaches the terminal as control
+    # names are data: nothing reaches the terminal as control but memscope's own colours
+    return safe_lines(table(doc), painted_sequences())
 
 
 def run(build: Callable[[], Dict[str, Any]], table: Callable[[Dict[str, Any]], str],
         fmt: str, output: Optional[str], watch: Optional[float] = None,
         count: Optional[int] = None,
-        prom: Optional[str] = None) -> None:
-    """Build, render and emit a document once, or every ``watch`` seconds."""
+        prom: Optional[str] = None, live: bool = False, gap: bool = True) -> None:
+    """Build, render and emit a document once, or every ``watch`` seconds. ``live``: a
+    table on a terminal is redrawn in place under a timestamp (top, cgroup); ``gap``: a
+    blank line between repeated tables (not for one-line samples)."""
+    from memscope.render import term
+
+    term.direct(fmt == "table" and output is None)
+    live = live and watch is not None and term.interactive()
     try:
-        _run(build, table, fmt, output, watch, count, prom)
+        _run(build, table, fmt, output, watch, count, prom, live, gap)
     except KeyboardInterrupt:
         raise Interrupted() from None
     except BrokenPipeError:  # not an OSError past here: click makes EPIPE a silent exit 1
         raise ReaderGone() from None
 
 
-def _run(build, table, fmt, output, watch, count, prom) -> None:
+def _run(build, table, fmt, output, watch, count, prom, live=False, gap=True) -> None:
     from memscope.output import emit
 
     utf8 = fmt != "table"  # machine formats are UTF-8 whatever the locale
@@ -118,7 +144,9 @@ def _run(build, table, fmt, output, watch, count, prom) -> None:
     while True:
         doc = build()
         text = render(doc, fmt, table, stream=True, prom=prom)
-        if fmt == "table" and output is None and n:
+        if live:
+            text = live_frame(text, watch)
+        elif fmt == "table" and output is None and n and gap:
             emit("\n", output)
         emit(text, output, utf8)
         n += 1
@@ -149,6 +177,14 @@ def run_state(ctx: Optional[click.Context] = None) -> RunState:
     if ctx is None:
         return RunState()  # outside a command: nothing to remember
     return ctx.find_root().meta.setdefault("memscope.run", RunState())
+
+
+def live_frame(text: str, watch: float) -> str:
+    from memscope.render.term import frame
+
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    return frame(text, f"memscope {stamp}, every {watch:g}s (Ctrl-C to stop)")
+
 
 
 def warn(lines) -> None:
@@ -202,37 +238,54 @@ def _watch(ctx, param, value):
     return value
 
 
-def watch_options(f: Callable) -> Callable:
-    f = click.option("--count", type=click.IntRange(min=1), metavar="N",
-                     help="With --watch, stop after N repetitions.")(f)
-    f = click.option("--watch", type=float, callback=_watch, metavar="SECONDS",
+def watch_options(f: Callable, short: bool = False) -> Callable:
+    """--watch and --count; ``short`` adds free's -s and -c for them."""
+    f = click.option(*(("-c",) if short else ()), "--count", type=click.IntRange(min=1),
+                     metavar="N", help="With --watch, stop after N repetitions.")(f)
+    f = click.option(*(("-s",) if short else ()), "--watch", type=float, callback=_watch,
+                     metavar="SECONDS",
                      help="Repeat every SECONDS, 0.1 to 86400 (yaml: a document stream; "
-                          "json: an object a line).")(f)
+                          "json: an object a line; a table on a terminal is redrawn in "
+                          "place).")(f)
     return f
 
 
-@click.group(context_settings={"help_option_names": ["--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]},
+             invoke_without_command=True)
 @click.version_option(__version__, "--version", prog_name="memscope")
-def cli() -> None:
+@click.pass_context
+def cli(ctx) -> None:
     """Where did my memory go? memscope reads the kernel's own accounting and explains it."""
+    if ctx.invoked_subcommand is None:  # `memscope` alone: the help, and success
+        click.echo(ctx.get_help())
+        ctx.exit(0)
 
 
 @cli.command()
 @output_options(PROM)
 @click.option("-w", "--wide", is_flag=True, help="Split buff/cache into buffers and cache.")
-@watch_options
+@click.option("-t", "--total", is_flag=True,
+              help="Add free's Total: row (RAM + swap: total, used, free).")
+@click.option("-v", "--committed", is_flag=True,
+              help="Add free's Comm: row: CommitLimit, Committed_AS, and the difference.")
+@click.option("--line", is_flag=True,
+              help="One line a sample, as free --line: SwapUse, CachUse, MemUse, MemFree.")
+@lambda f: watch_options(f, short=True)
 def summary(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bool,
-            debug: bool, wide: bool, watch: Optional[float], count: Optional[int]) -> None:
+            debug: bool, wide: bool, total: bool, committed: bool, line: bool,
+            watch: Optional[float], count: Optional[int]) -> None:
     """The system picture: free-compatible figures, where every byte of MemTotal goes,
     MemAvailable rebuilt, zones and pressure."""
     from memscope.collect.system import collect_system
     from memscope.model.system import build_summary
-    from memscope.render.table import summary_table
+    from memscope.render.table import free_line, summary_table
     from memscope.render.units import Units
     from memscope.sources import open_root
 
     if count is not None and watch is None:
         raise click.UsageError("--count needs --watch")
+    if line and fmt != "table":
+        raise click.UsageError("--line is a table format; it does not go with --format")
     src = open_root(root)
     units = Units(unit, si)
     state: Dict[str, Any] = {}
@@ -247,8 +300,12 @@ def summary(root: str, fmt: str, output: Optional[str], unit: Optional[str], si:
             state["activity"], state["at"] = doc["activity"], now
         return doc
 
-    run(build, lambda doc: summary_table(doc, units, wide), fmt, output, watch, count,
-        prom="summary_prom")
+    if line:
+        run(build, lambda doc: free_line(doc, units), fmt, output, watch, count, live=False,
+            gap=False)
+        return
+    run(build, lambda doc: summary_table(doc, units, wide, total, committed), fmt, output,
+        watch, count, prom="summary_prom")
 
 
 @cli.command()
@@ -278,14 +335,72 @@ def proc(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bo
     run(build, lambda doc: proc_table(doc, units), fmt, output)
 
 
+def _columns(ctx, param, value):
+    if value is None:
+        return None
+    from memscope.render.table import TOP_COLUMNS
+
+    keys = [k.strip() for k in value.split(",") if k.strip()]
+    bad = [k for k in keys if k not in TOP_COLUMNS]
+    if bad or not keys:
+        raise click.BadParameter(f"{', '.join(bad) or repr(value)}: choose from "
+                                 f"{','.join(TOP_COLUMNS)}")
+    return keys
+
+
+def screenful(watching: bool) -> Optional[int]:
+    """Lines a table may take on the terminal: its height less the prompt, two lines for
+    warnings on stderr, and the live view's timestamp; None when not a terminal."""
+    from memscope.render import term
+
+    lines = term.height()
+    if lines is None:
+        return None
+    return max(8, lines - 3 - (2 if watching else 0))
+
+
+def mem_total(src) -> Optional[int]:
+    from memscope.parsers.meminfo import parse_meminfo
+
+    mi = src.parse("proc/meminfo", parse_meminfo, optional=True)
+    return mi.fields.get("MemTotal") if mi is not None else None
+
+
+def one_cgroup(src, path: str):
+    """(path, pids, limit) of one memory cgroup, for ``top --cgroup``."""
+    from memscope.collect.cgroups import find_hierarchy, member_pids, read_files, resolve
+    from memscope.errors import MemscopeError
+    from memscope.model.cgroup import build_cgroup
+
+    hier = find_hierarchy(src)
+    path = resolve(src, hier, path)
+    pids = member_pids(src, hier, path)
+    if pids is None:
+        raise MemscopeError(f"cgroup {path}: no cgroup.procs under this root, so its "
+                            "processes are not known")
+    doc = build_cgroup(path, hier.version, read_files(src, hier, path), path == "/", [])
+    return path, pids, doc["limit"]
+
+
 @cli.command()
 @common_options
 @click.option("--sort", type=click.Choice(("pss", "rss", "uss", "swap", "swap_pss", "shared",
                                            "vsz", "pid", "name", "user", "oom_score")),
               default="pss", show_default=True, help="Rank by this figure.")
-@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+@click.option("-n", "--limit", type=click.IntRange(min=0), metavar="N",
               help="Show the first N processes, or groups with --group-by (totals still "
-                   "cover all).")
+                   "cover all); 0 for all. On a terminal the default is a screenful; "
+                   "otherwise all.")
+@click.option("-r", "--reverse", is_flag=True,
+              help="Print the rows in reverse: the largest last, next to the prompt "
+                   "(ps_mem's order); the same processes are chosen.")
+@click.option("--columns", callback=_columns, metavar="LIST",
+              help="Columns to show, in order, comma-separated: pid, user, pss, uss, rss, "
+                   "swap, swap_pss, shared, vsz, % (of MemTotal, or of the cgroup's limit), "
+                   "dpss and drss (growth since the previous --watch tick), oom_score, name, "
+                   "command. Default pid,user,pss,uss,rss,swap,%,name,command.")
+@click.option("--no-header", is_flag=True,
+              help="The rows alone: no header line, no totals (for scripts).")
 @click.option("--user", "users", multiple=True, metavar="USER",
               help="Only processes of USER (a user name, or a uid; an unknown name is a "
                    "usage error); repeatable.")
@@ -293,8 +408,14 @@ def proc(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bo
               help="Only this process; repeatable.")
 @click.option("--match", callback=_regex, metavar="REGEX",
               help="Only processes whose name or command line matches REGEX.")
+@click.option("--cgroup", "cgroup_path", metavar="PATH",
+              help="Only the processes of memory cgroup PATH and its descendants; % is of "
+                   "its limit (of MemTotal when it has none).")
 @click.option("--group-by", type=click.Choice(("program", "user", "cgroup")),
               help="Fold processes into groups (program: by executable, like ps_mem).")
+@click.option("--by-mapping", is_flag=True,
+              help="Per file, library and kind of anonymous memory, summed over every "
+                   "process that maps it (like smem -m): what each costs in PSS.")
 @click.option("--rss-only", is_flag=True,
               help="Read status only: no page-table walk, no mmap lock taken (pss/uss "
                    "null).")
@@ -303,34 +424,106 @@ def proc(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bo
                    "of a page-table walk.")
 @watch_options
 def top(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bool,
-        debug: bool, sort: str, limit: Optional[int], users, pids, match: Optional[str],
-        group_by: Optional[str], rss_only: bool, walk_limit: Optional[int],
-        watch: Optional[float], count: Optional[int]) -> None:
+        debug: bool, sort: str, limit: Optional[int], reverse: bool, columns,
+        no_header: bool, users, pids, match: Optional[str], cgroup_path: Optional[str],
+        group_by: Optional[str], by_mapping: bool, rss_only: bool,
+        walk_limit: Optional[int], watch: Optional[float], count: Optional[int]) -> None:
     """Every process (kernel threads excluded), ranked by PSS."""
     from memscope.collect.procs import Options, Users, list_pids, scan, shmem_swap
     from memscope.model.top import build_top
-    from memscope.render.table import top_table
+    from memscope.render import term
+    from memscope.render.table import TOP_DEFAULT, TopView, top_table
     from memscope.render.units import Units
     from memscope.sources import open_root
 
     if count is not None and watch is None:
         raise click.UsageError("--count needs --watch")
+    if by_mapping and (group_by or rss_only or watch is not None):
+        raise click.UsageError("--by-mapping does not go with --group-by, --rss-only or "
+                               "--watch")
+    term.direct(fmt == "table" and output is None)
     src = open_root(root)
     units = Units(unit, si)
+    height = screenful(watch is not None) if limit is None else None
+    limit = height if limit is None else (limit or None)  # 0: all; the table trims to fit
+    member = None
+    share_base, share_of = None, "MemTotal"
+    if cgroup_path is not None:
+        path, member, cg_limit = one_cgroup(src, cgroup_path)
+        if cg_limit is not None:
+            share_base, share_of = cg_limit, f"the limit of {path}"
+    if by_mapping:
+        return top_by_mapping(src, units, fmt, output, pids, member, limit, reverse,
+                              no_header)
+    if share_base is None and fmt == "table":
+        share_base = mem_total(src)
     opts = Options(rss_only=rss_only, walk_limit=walk_limit,
                    program=group_by == "program", cgroup=group_by == "cgroup")
     names = Users(src)
     users = tuple(_user_name(src, names, u) for u in users)
+    if columns is None and watch is not None and term.interactive():
+        columns = ("pid", "user", "pss", "dpss", "rss", "drss", "swap", "%", "name",
+                   "command")
+    view = TopView(columns or TOP_DEFAULT, header=not no_header, share_base=share_base,
+                   share_of=share_of, height=height, reverse=reverse)
+    previous: Dict[int, Any] = {}
 
     def build():
         wanted = sorted(set(pids)) if pids else list_pids(src)
+        if member is not None:
+            wanted = sorted(set(wanted) & set(member))
         results = scan(src, wanted, opts, names)
+        if member is not None:  # read ahead or not, only the cgroup's processes
+            chosen = set(wanted)
+            results = [(pid, res) for pid, res in results if pid in chosen]
         doc, warnings = build_top(results, sort, limit, users, match, group_by,
                                   shared_swap=shmem_swap(src, results))
         warn(warnings)
+        if reverse:
+            doc["processes"] = list(reversed(doc["processes"]))
+        if watch is not None:  # growth since the previous tick (atop's VGROW/RGROW)
+            view.deltas = growth(previous, doc["processes"])
         return doc
 
-    run(build, lambda doc: top_table(doc, units), fmt, output, watch, count)
+    run(build, lambda doc: top_table(doc, units, view), fmt, output, watch, count, live=True)
+
+
+def growth(previous: Dict[int, Any], processes) -> Dict[int, Any]:
+    """{pid: (Δpss, Δrss)} against the previous tick, which it then replaces; a process
+    new since then has no growth (None), and so has every process on the first tick."""
+    out: Dict[int, Any] = {}
+    now: Dict[int, Any] = {}
+    for p in processes:
+        pid, pss, rss = p["pid"], p["pss"], p["rss"]
+        now[pid] = (pss, rss)
+        before = previous.get(pid)
+        if before is not None:
+            out[pid] = (None if pss is None or before[0] is None else pss - before[0],
+                        None if rss is None or before[1] is None else rss - before[1])
+    previous.clear()
+    previous.update(now)
+    return out
+
+
+def top_by_mapping(src, units, fmt, output, pids, member, limit, reverse, no_header) -> None:
+    from memscope.collect.procs import collect_mappings, list_pids
+    from memscope.model.top import build_by_mapping
+    from memscope.render.table import mapping_table
+
+    def build():
+        wanted = sorted(set(pids)) if pids else list_pids(src)
+        if member is not None:
+            wanted = sorted(set(wanted) & set(member))
+        per_process, skipped = collect_mappings(src, wanted)
+        doc = build_by_mapping(per_process, skipped, "pss", limit)
+        if skipped["permission_denied"]:
+            warn([f"{skipped['permission_denied']} process(es) left out, their smaps "
+                  "unreadable (permission denied; run as root)"])
+        if reverse:
+            doc["mappings"].reverse()
+        return doc
+
+    run(build, lambda doc: mapping_table(doc, units, header=not no_header), fmt, output)
 
 
 def _user_name(src, names, given: str) -> str:
@@ -356,17 +549,23 @@ def _user_name(src, names, given: str) -> str:
 @click.option("--children", is_flag=True,
               help="Compare the direct children of PATH, largest usage first, with PATH's "
                    "own share.")
+@click.option("--tree", is_flag=True,
+              help="The hierarchy under PATH indented, each cgroup with its usage, its own "
+                   "share (less its children), its limit and working set; cgroup files "
+                   "only, no process reading.")
+@click.option("--depth", type=click.IntRange(min=0), metavar="N",
+              help="With --tree, N levels below PATH at most.")
 @watch_options
 def cgroup(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bool,
-           debug: bool, paths, pid: Optional[int], children: bool, watch: Optional[float],
-           count: Optional[int]) -> None:
+           debug: bool, paths, pid: Optional[int], children: bool, tree: bool,
+           depth: Optional[int], watch: Optional[float], count: Optional[int]) -> None:
     """Memory cgroups, v1 and v2 in one model, side by side and reconciled with their
     processes. PATH is relative to the memory hierarchy's mount (/system.slice/x.service)
     or a full /sys/fs/cgroup/... path; the default is the hierarchy's root."""
     from memscope.collect.cgroups import (cgroup_of_pid, find_hierarchy, read_cgroup,
-                                          read_children, resolve)
+                                          read_children, read_tree, resolve)
     from memscope.model.cgroup import build_cgroup_document
-    from memscope.render.table import cgroup_table
+    from memscope.render.table import cgroup_table, cgroup_tree_table
     from memscope.render.units import Units
     from memscope.sources import open_root
 
@@ -376,8 +575,14 @@ def cgroup(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: 
         raise click.UsageError("give PATH or --pid, not both")
     if children and len(paths) > 1:
         raise click.UsageError("--children takes one PATH")
+    if tree and (children or len(paths) > 1):
+        raise click.UsageError("--tree takes one PATH, and not --children")
+    if depth is not None and not tree:
+        raise click.UsageError("--depth needs --tree")
     src = open_root(root)
     units = Units(unit, si)
+    previous: Dict[str, Any] = {}
+    deltas: Dict[str, Any] = {}
 
     def build():
         hier = find_hierarchy(src)
@@ -386,14 +591,29 @@ def cgroup(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: 
         else:
             wanted = [resolve(src, hier, p) for p in (paths or ("/",))]
         notes: list = []
-        if children:
+        if tree:
+            doc = build_cgroup_document(read_tree(src, hier, wanted[0], notes, depth), notes)
+        elif children:
             parent, kids = read_children(src, hier, wanted[0], notes)
-            return build_cgroup_document(kids, notes, parent)
-        return build_cgroup_document([read_cgroup(src, hier, p, notes) for p in wanted],
-                                     notes)
+            doc = build_cgroup_document(kids, notes, parent)
+        else:
+            doc = build_cgroup_document([read_cgroup(src, hier, p, notes) for p in wanted],
+                                        notes)
+        if watch is not None:  # growth of each cgroup's usage since the previous tick
+            now = {c["path"]: c["usage"] for c in doc["cgroups"]}
+            deltas.clear()
+            deltas.update({p: None if u is None or previous.get(p) is None
+                           else u - previous[p] for p, u in now.items()})
+            previous.clear()
+            previous.update(now)
+        return doc
 
-    run(build, lambda doc: cgroup_table(doc, units), fmt, output, watch, count,
-        prom="cgroup_prom")
+    shown = deltas if watch is not None else None
+    if tree:
+        table = lambda doc: cgroup_tree_table(doc, units, shown)  # noqa: E731
+    else:
+        table = lambda doc: cgroup_table(doc, units, shown)  # noqa: E731
+    run(build, table, fmt, output, watch, count, prom="cgroup_prom", live=True)
 
 
 @cli.command()
@@ -435,12 +655,21 @@ def vmalloc(root: str, fmt: str, output: Optional[str], unit: Optional[str], si:
         fmt, output)
 
 
+SLAB_SORT_CHOICES = ("a", "b", "c", "l", "v", "n", "o", "p", "s", "u", "active",
+                     "objs-per-slab", "cache-size", "slabs", "active-slabs", "name", "objects",
+                     "pages-per-slab", "object-size", "use")
+
+
 @cli.command()
 @common_options
-@click.option("--limit", type=click.IntRange(min=1), metavar="N",
-              help="Only the N largest caches in the table (machine output has all).")
+@click.option("-n", "--limit", type=click.IntRange(min=1), metavar="N",
+              help="Only the first N caches in the table (machine output has all).")
+@click.option("-s", "--sort", type=click.Choice(SLAB_SORT_CHOICES), metavar="KEY",
+              help="Order of the table, with slabtop's letters or their names: a active, "
+                   "b objs-per-slab, c cache-size (the default), l slabs, v active-slabs, "
+                   "n name, o objects, p pages-per-slab, s object-size, u use.")
 def slab(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bool,
-         debug: bool, limit: Optional[int]) -> None:
+         debug: bool, limit: Optional[int], sort: Optional[str]) -> None:
     """Slab caches by memory against SReclaimable/SUnreclaim (root only: /proc/slabinfo is
     mode 0400)."""
     from memscope.collect.views import collect_slab
@@ -450,7 +679,8 @@ def slab(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bo
 
     src = open_root(root)
     units = Units(unit, si)
-    run(lambda: collect_slab(src), lambda doc: slab_table(doc, units, limit), fmt, output)
+    run(lambda: collect_slab(src), lambda doc: slab_table(doc, units, limit, sort), fmt,
+        output)
 
 
 @cli.command()
@@ -526,6 +756,8 @@ def diff(old: str, new: str, min_change: int, fmt: str, output: Optional[str],
               help="Only / (the live host) can be captured.")
 @quiet_option
 @click.option("--debug", is_flag=True, help="Show a traceback for errors (for bug reports).")
+@click.version_option(__version__, "--version", prog_name="memscope",
+                      help="Show memscope's version and exit.")
 def snapshot(output: str, maps: bool, root: str, debug: bool) -> None:
     """Capture the raw files for analysis elsewhere: every command then runs on the capture
     with --root FILE.tar.gz."""

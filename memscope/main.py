@@ -62,8 +62,9 @@ _install_signals()
 import os  # noqa: E402  (after the handlers: see above)
 
 # Options under which top must not read ahead: another root, fewer files (status only, no
-# page-table walk), a few pids, or no reading at all.
-_NO_PREFETCH = ("--root", "--rss-only", "--walk-limit", "--pid", "--help", "--version")
+# page-table walk), a few pids (one cgroup's), smaps instead of smaps_rollup, or no reading.
+_NO_PREFETCH = ("--root", "--rss-only", "--walk-limit", "--pid", "--cgroup", "--by-mapping",
+                "--help", "-h", "--version")
 
 
 def main() -> None:

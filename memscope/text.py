@@ -13,6 +13,10 @@ Imports nothing: used on the error path and by the tables.
 
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Sequence
+
 # What a terminal that can't show a character memscope itself prints gets instead
 # (LANG=C with an ASCII terminal, ISO-8859-1, PYTHONIOENCODING=ascii).
 ASCII_FALLBACK = {
@@ -31,11 +35,18 @@ def safe(text: object) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in s)
 
 
-def safe_lines(text: str) -> str:
+def safe_lines(text: str, keep: Sequence[str] = ()) -> str:
     """Like safe(), line by line: newlines are kept, everything else that is not printable
-    is replaced."""
+    is replaced, except the exact escape sequences in ``keep`` (the colours memscope itself
+    paints with, when colour is on: SGR only, nothing that moves the cursor or retitles)."""
     if text.replace("\n", "").isprintable():
         return text
+    if keep and "\x1b" in text:
+        import re
+
+        pattern = "(" + "|".join(re.escape(k) for k in keep) + ")"
+        pieces = re.split(pattern, text)
+        return "".join(p if i % 2 else safe_lines(p) for i, p in enumerate(pieces))
     return "\n".join(safe(line) for line in text.split("\n"))
 
 

@@ -36,6 +36,8 @@ def run_memscope(*args, input=None, env=None, user=None, cwd=None):
     cmd = [sys.executable, "-m", "memscope", *map(str, args)]
     full_env = dict(os.environ)
     full_env["PYTHONPATH"] = str(REPO) + os.pathsep + full_env.get("PYTHONPATH", "")
+    for name in ("COLUMNS", "LINES", "NO_COLOR"):  # tables as piped: unlimited width
+        full_env.pop(name, None)
     if env:
         full_env.update(env)
     return subprocess.run(cmd, capture_output=True, text=True, input=input, env=full_env,

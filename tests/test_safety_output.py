@@ -444,7 +444,7 @@ def _session_members(sid):
 
 @pytest.mark.parametrize("args, code", [
     (["top", "--sort", "bogus"], 2),                 # a usage error
-    (["top", "--user", "root", "--limit", "0"], 2),  # another, after the fork
+    (["top", "--user", "root", "--limit", "-1"], 2),  # another, after the fork
     (["top", "--watch", "0.1", "--count", "1", "--format", "json"], 0),
     (["top", "--format", "json"], 0),
 ])
@@ -501,7 +501,7 @@ HUGE = "99999999999999999999999T"
 ] + [
     ["diff", "a.json", "b.json", "--min-change", v] for v in (HUGE, "-5", "nan", "16385P")
 ] + [
-    ["top", "--limit", v] for v in ("0", "-1", "x")
+    ["top", "--limit", v] for v in ("-1", "x")  # (0 is all: top -n 0)
 ] + [
     ["vmalloc", "--limit", "0"], ["slab", "--limit", "-3"], ["cgroup", "--pid", "0"],
     ["top", "--pid", "-1"], ["proc", "0"], ["proc", "-5"], ["top", "--match", "("],

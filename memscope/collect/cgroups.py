@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from memscope.errors import (MemscopeError, NotFound, ParseError, PermissionDenied, SourceError,
                              denied_hint)
-from memscope.model.cgroup import add_members, build_cgroup, ordered
+from memscope.model.cgroup import add_members, build_cgroup, ordered, own_share
 from memscope.parsers import parse_int
 from memscope.parsers.memcg import parse_flat_keyed, parse_value
 from memscope.parsers.pressure import parse_pressure
@@ -319,3 +319,65 @@ def read_files_quiet(root: Root, hier: Hierarchy, path: str) -> Dict[str, Any]:
         return read_files(root, hier, path)
     except (MemscopeError, ParseError):
         return {}
+
+
+def read_tree(root: Root, hier: Hierarchy, path: str, notes: List[Dict[str, str]],
+              depth: Optional[int] = None) -> List[Dict[str, Any]]:
+    """``cgroup --tree``: PATH and its descendants (to ``depth`` levels below it), parents
+    before children, siblings by usage (largest first). Each is the cgroup object without
+    its member processes (no reconciliation: the tree reads the cgroup files only), with
+    ``depth`` and ``own_usage``: its usage less its children's (its own processes'
+    charges, and what children since removed left behind); null where a usage is
+    unknown."""
+    out: List[Dict[str, Any]] = []
+    gone = [0]
+
+    limit_file = LIMIT_FILE[hier.version]
+
+    def visit(p: str, level: int, chain: List[Tuple[str, Optional[int]]]
+              ) -> Optional[Dict[str, Any]]:
+        # chain: [(ancestor, its own limit)], parent first, for the effective limit
+        try:
+            files = read_files(root, hier, p, notes)
+            doc = build_cgroup(p, hier.version, files, p == "/", notes, chain)
+        except MemscopeError:
+            if p != path and not root.isdir(hier.rel(p)):
+                gone[0] += 1
+                return None
+            raise
+        doc.pop("_swap_cache", None)
+        doc.pop("stat", None)
+        doc["full_path"] = hier.display + ("" if p == "/" else p)
+        doc["depth"] = level
+        at = len(out)
+        out.append(doc)
+        kids: List[Dict[str, Any]] = []
+        if depth is None or level < depth:
+            try:
+                names = children_of(root, hier, p)
+            except NotFound:
+                names = []
+            subtrees = []
+            for child in names:
+                start = len(out)
+                kid = visit(child, level + 1, [(p, files.get(limit_file))] + chain)
+                if kid is not None:
+                    kids.append(kid)
+                    subtrees.append((-(kid["usage"] or 0), kid["path"], out[start:]))
+                del out[start:]
+            for _, _, sub in sorted(subtrees, key=lambda t: (t[0], t[1])):
+                out.extend(sub)
+            # like with like: the root's usage rule leaves kernel memory out, so its
+            # comparable usage is used (null where there is none)
+            doc["own_usage"] = own_share(doc, kids)
+        else:
+            doc["own_usage"] = None  # children not read: unknown
+        out[at] = doc
+        return doc
+
+    visit(path, 0, ancestor_limits(root, hier, path))
+    if gone[0]:
+        notes.append({"code": "cgroups_vanished",
+                      "text": f"{gone[0]} cgroup(s) under {path} were removed while being "
+                              "read and are not shown"})
+    return out

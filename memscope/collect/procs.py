@@ -132,7 +132,7 @@ def live_task(root: Root, pid: int) -> Optional[Tuple[int, Status]]:
     threads share the mm and /proc/PID/task/TID/ shows it (fs/proc/base.c, task_mmu.c).
     """
     try:
-        tids = sorted(int(t) for t in root.listdir(f"proc/{pid}/task") if t.isdigit())
+        tids = sorted(pid_of(t) for t in root.listdir(f"proc/{pid}/task") if is_pid(t))
     except SourceError:
         return None
     for tid in tids:
@@ -389,3 +389,41 @@ def collect_proc(root: Root, pids: List[int], maps: bool = False,
         if entry.smaps is not None:
             entry.mounts = mount_table(root, pid, notes)
     return build_proc(entries, maps, sort, notes)
+
+
+def collect_mappings(root: Root, pids: List[int]) -> Tuple[List[Tuple[int, List[Dict[str, Any]]]],
+                                                          Dict[str, int]]:
+    """Every process's per-mapping rows (``top --by-mapping``, like ``smem -m``): [(pid,
+    rows)] and what was skipped: processes whose smaps is unreadable (permission denied),
+    gone, or kernel threads (empty smaps, not counted)."""
+    from memscope.model.process import ShmemMounts, build_mappings
+
+    out: List[Tuple[int, List[Dict[str, Any]]]] = []
+    skipped = {"permission_denied": 0, "vanished": 0, "unreadable": 0}
+    shared_mounts = None
+    for pid in pids:
+        try:
+            smaps = root.parse(f"proc/{pid}/smaps", parse_smaps)
+        except PermissionDenied:
+            skipped["permission_denied"] += 1
+            continue
+        except NotFound:
+            if not root.exists(f"proc/{pid}"):
+                skipped["vanished"] += 1
+            continue
+        except (ParseError, SourceError):
+            skipped["unreadable"] += 1
+            continue
+        if smaps is not None and not len(smaps):  # a kernel thread, a zombie, or a process
+            found = live_task(root, pid)           # whose main thread exited: its threads'
+            if found is not None:                  # memory is read from a live one
+                try:
+                    smaps = root.parse(f"proc/{pid}/task/{found[0]}/smaps", parse_smaps)
+                except (ParseError, SourceError):
+                    smaps = None
+        if smaps is None or not len(smaps):
+            continue
+        if shared_mounts is None:  # one mount table for all: the root's own view
+            shared_mounts = ShmemMounts(mount_table(root, pid))
+        out.append((pid, build_mappings(smaps, shared_mounts)))
+    return out, skipped

@@ -177,3 +177,40 @@ def build_top(results: Sequence[Tuple[int, Any]], sort: str = "pss", limit: Opti
                         f"{problems[0]}" + (f" (and {len(problems) - 1} more)"
                                             if len(problems) > 1 else ""))
     return doc, warnings
+
+
+MAPPING_SORTS = ("pss", "rss", "uss", "swap", "size", "procs", "path")
+
+
+def build_by_mapping(per_process: Sequence[Tuple[int, Sequence[Dict[str, Any]]]],
+                     skipped: Dict[str, int], sort: str = "pss",
+                     limit: Optional[int] = None) -> Dict[str, Any]:
+    """``top --by-mapping``: each file, library or kind of anonymous memory summed over
+    every process that maps it (smem -m): how many processes, mappings, and the sum of
+    their size, rss, pss, uss and swap. Σ pss over the rows is Σ pss over the processes
+    read: PSS divides each shared page among its mappers, so nothing is counted twice."""
+    from memscope import SCHEMA_VERSION
+
+    rows: Dict[Tuple[str, Any], Dict[str, Any]] = {}
+    for _pid, maps in per_process:
+        for m in maps:
+            key = (m["category"], m["path"])
+            r = rows.get(key)
+            if r is None:
+                r = rows[key] = {"category": m["category"], "path": m["path"], "procs": 0,
+                                 "count": 0, "size": 0, "rss": 0, "pss": 0, "uss": 0,
+                                 "swap": 0}
+            r["procs"] += 1
+            for f in ("count", "size", "rss", "pss", "uss", "swap"):
+                r[f] += m[f]
+    out = list(rows.values())
+    if sort == "path":
+        out.sort(key=lambda r: (r["path"] or "", r["category"]))
+    else:
+        out.sort(key=lambda r: (-r[sort], r["category"], r["path"] or ""))
+    totals = {f: sum(r[f] for r in out) for f in ("size", "rss", "pss", "uss", "swap")}
+    totals["processes"] = len(per_process)
+    totals["mappings"] = len(out)
+    return {"schema_version": SCHEMA_VERSION,
+            "mappings": out[:limit] if limit else out,
+            "totals": totals, "skipped": dict(skipped)}

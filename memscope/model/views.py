@@ -112,6 +112,56 @@ def build_vmalloc(areas: Sequence[Area], vmalloc_used: Optional[int], page: int,
     }
 
 
+# slabtop's sort keys (procps-ng slabtop.c, its -s/--sort letters) and memscope's names
+# for them: letter -> (name, the cache field, ascending?).
+SLAB_SORTS = {
+    "a": ("active", "active_objects", False),
+    "b": ("objs-per-slab", "objects_per_slab", False),
+    "c": ("cache-size", "bytes", False),
+    "l": ("slabs", "total_slabs", False),
+    "v": ("active-slabs", "active_slabs", False),
+    "n": ("name", "name", True),
+    "o": ("objects", "total_objects", False),
+    "p": ("pages-per-slab", "pages_per_slab", False),
+    "s": ("object-size", "object_size", False),
+    "u": ("use", "use", False),
+}
+
+
+def slab_sort_key(key: str):
+    """A sort key for slab caches by slabtop letter or memscope name; largest first except
+    for names, ties by name."""
+    letter = key if key in SLAB_SORTS else next(k for k, v in SLAB_SORTS.items()
+                                                if v[0] == key)
+    _, field, ascending = SLAB_SORTS[letter]
+    if field == "name":
+        return lambda c: c["name"]
+    if field == "use":
+        return lambda c: (-(c["active_objects"] / c["total_objects"]
+                            if c["total_objects"] else 0.0), c["name"])
+    return lambda c: (-c[field], c["name"])
+
+
+def slab_header(caches: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+    """slabtop's header figures: active/total objects, slabs, caches (a cache is active
+    when it has an active object) and sizes (objects × object size), and the
+    minimum/average/maximum object size (average: total size / total objects)."""
+    objs = sum(c["total_objects"] for c in caches)
+    size = sum(c["total_objects"] * c["object_size"] for c in caches)
+    return {
+        "active_objects": sum(c["active_objects"] for c in caches), "total_objects": objs,
+        "active_slabs": sum(c["active_slabs"] for c in caches),
+        "total_slabs": sum(c["total_slabs"] for c in caches),
+        "active_caches": sum(1 for c in caches if c["active_objects"]),
+        "total_caches": len(caches),
+        "active_size": sum(c["active_objects"] * c["object_size"] for c in caches),
+        "total_size": size,
+        "min_object": min((c["object_size"] for c in caches), default=0),
+        "avg_object": size / objs if objs else 0.0,
+        "max_object": max((c["object_size"] for c in caches), default=0),
+    }
+
+
 def build_slab(caches: Sequence[Any], reclaimable: Dict[str, Optional[bool]], page: int,
                meminfo: Dict[str, int]) -> Dict[str, Any]:
     from memscope import SCHEMA_VERSION
@@ -121,6 +171,8 @@ def build_slab(caches: Sequence[Any], reclaimable: Dict[str, Optional[bool]], pa
         out.append({
             "name": c.name, "active_objects": c.active_objects,
             "total_objects": c.total_objects, "object_size": c.object_size,
+            "objects_per_slab": c.objects_per_slab, "pages_per_slab": c.pages_per_slab,
+            "active_slabs": c.active_slabs, "total_slabs": c.total_slabs,
             "bytes": c.total_slabs * c.pages_per_slab * page,
             "active_bytes": c.active_objects * c.object_size,
             "reclaimable": reclaimable.get(c.name),

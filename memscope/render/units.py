@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 _IEC = ("B", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
-_SI = ("B", "k", "M", "G", "T", "P", "E")
+_SI = ("B", "k", "M", "G", "T", "P", "E")  # procps prints K for kilo; SI says k
 
 
 class Units:
@@ -39,22 +39,31 @@ class Units:
 
 
 def human(n: int, si: bool = False) -> str:
-    """free -h style: three significant figures at most, IEC (Ki, Mi, ...) or SI (k, M)."""
+    """``free -h`` exactly: procps-ng's scale_size() (src/free.c). Bytes while they fit in
+    three digits; then, per unit, one decimal rounded ("%.1f" of the value as a C float)
+    when it fits in five characters with the suffix ("9.3Mi"), else the integer part
+    truncated ("23Gi" for 23.54 GiB, where rounding would say 24Gi). SI fits in four
+    ("9.9G", "25G"). Negative figures (headroom, remainders) keep their sign outside."""
+    import struct
+
     base = 1000 if si else 1024
     suffixes = _SI if si else _IEC
+    room = 4 if si else 5
     sign = "-" if n < 0 else ""
-    value = float(abs(n))
-    i = 0
-    while value >= base and i < len(suffixes) - 1:
-        value /= base
-        i += 1
-    if i == 0:
-        return f"{sign}{int(value)}B"
-    text = f"{value:.1f}" if value < 10 else f"{value:.0f}"
-    if text == str(base):  # 1023.6 -> "1024Ki": say "1.0Mi"
-        i += 1
-        text = "1.0"
-    return f"{sign}{text}{suffixes[i]}"
+    n = abs(n)
+    if len(str(n)) + 1 <= 4:
+        return f"{sign}{n}B"
+    text = ""
+    for i in range(1, len(suffixes)):
+        value = n / float(base) ** i
+        as_float = struct.unpack("f", struct.pack("f", value))[0] if value < 3e38 else value
+        text = f"{as_float:.1f}{suffixes[i]}"
+        if len(text) <= room:
+            return sign + text
+        text = f"{int(value)}{suffixes[i]}"
+        if len(text) <= room:
+            return sign + text
+    return sign + text
 
 
 def parse_size(text: str) -> int:
