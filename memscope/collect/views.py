@@ -100,12 +100,14 @@ def collect_vmalloc(root: Root, by: str, limit) -> dict:
     return doc
 
 
-def collect_slab(root: Root) -> dict:
+def collect_slab(root: Root, meminfo=None) -> dict:
+    """``meminfo`` (already read, in explain) saves reading it again."""
     from memscope.model.views import build_slab
     from memscope.parsers.slabinfo import parse_slabinfo
 
     caches = root.parse("proc/slabinfo", parse_slabinfo)
-    meminfo = root.parse("proc/meminfo", parse_meminfo, optional=True)
+    if meminfo is None:
+        meminfo = root.parse("proc/meminfo", parse_meminfo, optional=True)
     reclaimable = {}
     if root.isdir("sys/kernel/slab"):
         for c in caches:
@@ -133,9 +135,10 @@ def collect_slab(root: Root) -> dict:
 SHMEM_FS = ("tmpfs", "devtmpfs")  # shmem-backed filesystems (ramfs pages are not Shmem)
 
 
-def collect_shmem(root: Root) -> dict:
+def collect_shmem(root: Root, meminfo=None) -> dict:
     """Who holds Shmem: tmpfs mounts (statfs, live), SysV segments, and shmem objects
-    mapped by processes but on no visible mount (memfd, shared anonymous memory)."""
+    mapped by processes but on no visible mount (memfd, shared anonymous memory).
+    ``meminfo`` (already read, in explain) saves reading it again."""
     from memscope import SCHEMA_VERSION
     from memscope.collect.procs import Users, list_pids
     from memscope.model.process import ShmemMounts, categorize
@@ -144,7 +147,8 @@ def collect_shmem(root: Root) -> dict:
     from memscope.parsers.smaps import parse_smaps
 
     notes = Notes()
-    meminfo = root.parse("proc/meminfo", parse_meminfo)
+    if meminfo is None:
+        meminfo = root.parse("proc/meminfo", parse_meminfo)
     mounts = root.parse("proc/self/mounts", parse_mounts, optional=True) or []
     users = Users(root)
     rows, seen, points = [], set(), set()

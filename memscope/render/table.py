@@ -44,6 +44,7 @@ def summary_table(doc: Dict[str, Any], units: Units, wide: bool = False) -> str:
     mem, swap = doc["memory"], doc["swap"]
     blocks: List[str] = []
 
+    blocks.extend(verdict_line(doc))
     src = doc["source"]
     ident = [x for x in (src.get("hostname"), src.get("kernel"), src.get("taken_at")) if x]
     if src.get("root") not in (None, "/"):
@@ -140,6 +141,16 @@ def summary_table(doc: Dict[str, Any], units: Units, wide: bool = False) -> str:
     if notes:
         blocks.append(notes)
     return "\n\n".join(blocks) + "\n"
+
+
+def verdict_line(doc: Dict[str, Any]) -> List[str]:
+    """summary's first line: the verdict's sentence (memscope explain has the details)."""
+    if not doc.get("headline"):
+        return []
+    line = clean(doc["headline"])
+    if doc.get("verdict") not in (None, "ok"):
+        line += "  (details: memscope explain)"
+    return [line]
 
 
 def _cut(text: Any, width: int, keep_end: bool = False) -> str:
