@@ -630,7 +630,8 @@ def _main_check(args: list, debug: bool) -> None:
         sys.exit(3)
 
     try:
-        cli.main(args=args, prog_name="memscope", standalone_mode=False)
+        # not standalone, click returns the status of click.exceptions.Exit
+        status = cli.main(args=args, prog_name="memscope", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -648,7 +649,7 @@ def _main_check(args: list, debug: bool) -> None:
         if debug:
             raise
         unknown(f"internal error ({type(exc).__name__}: {exc}); rerun with --debug")
-    sys.exit(0)
+    sys.exit(status if isinstance(status, int) else 0)
 
 
 def _stderr(line: str) -> None:

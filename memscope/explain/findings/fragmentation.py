@@ -19,7 +19,7 @@ def fragmentation(d: Docs):
     bad = []
     for z in d.zones.get("zones") or ():
         idx = z.get("unusable_index") or []
-        if len(idx) <= COSTLY_ORDER or not z.get("managed"):
+        if len(idx) <= COSTLY_ORDER or z.get("managed") == 0:  # None: kernels < 3.8
             continue
         if z["free"] > 2 * z["high"] and idx[COSTLY_ORDER] >= 0.9:
             bad.append(z)

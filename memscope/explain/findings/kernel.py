@@ -103,14 +103,17 @@ def unaccounted_large(d: Docs):
     if n is None or n < max(total * 0.05, 64 * MiB):
         return []
     balloon = d.meminfo.get("Balloon")
+    arc = (d.summary.get("zfs_arc") or {}).get("size")
     return [finding(
         "unaccounted_large", "attention",
         f"{size(n)} in no kernel counter ({pct(n, total)})",
         f"{size(n)} ({pct(n, total)}) of MemTotal is in none of the kernel's counters: pages "
         "taken directly from the page allocator by drivers (GPU, RDMA, network), "
         + (f"the balloon driver ({size(balloon)}), " if balloon else "a balloon driver, ")
-        + "or ZFS's ARC on older releases.",
-        [ev("/proc/meminfo", "MemTotal", total), ev("memscope summary", "unaccounted", n)],
+        + (f"or the ZFS ARC (it holds {size(arc)})." if arc else
+           "or ZFS's ARC on older releases."),
+        [ev("/proc/meminfo", "MemTotal", total), ev("memscope summary", "unaccounted", n)]
+        + ([ev("/proc/spl/kstat/zfs/arcstats", "size", arc)] if arc else []),
         "Drivers calling alloc_pages() directly are counted nowhere in /proc/meminfo; "
         "summing every counter and subtracting from MemTotal is the only way to see them.",
         "memscope summary")]

@@ -15,7 +15,8 @@ def _cgroup_kills(cg):
 
 def oom_kills(d: Docs):
     """OOM kills: vmstat oom_kill (4.13+), memory.events oom_kill (v2) or memory.oom_control
-    oom_kill (v1), naming the cgroups.
+    oom_kill (v1), naming the cgroups. Threshold: any kill (memscope's: a killed process
+    is always worth saying).
 
     - with two samples: any kill in the interval → critical;
     - since boot (system): info — it answers "why did my process die";
@@ -29,7 +30,7 @@ def oom_kills(d: Docs):
         out.append(finding(
             "oom_kills", "critical" if rate else "info",
             (f"{delta:.0f} process(es) OOM-killed in the last {d.interval:.0f} s"
-             if delta is not None else f"{per(kills, rate)} OOM kills"),
+             if delta is not None else f"OOM kills: {per(kills, rate)}"),
             ("The OOM killer ended processes during the interval"
              if rate else f"The OOM killer has ended {kills:,} process(es) since boot")
             + " (system-wide or at a cgroup's limit); the kernel log (dmesg) names them.",

@@ -40,9 +40,10 @@ def psi_pressure(d: Docs):
     else:
         return []
     where = "" if scope == "system" else f" in {source.rsplit('/', 1)[0]}"
+    title = (f"all tasks stalled on memory {f10:.0f} % of the last 10 s{where}"
+             if f10 >= 10 else f"tasks stalled on memory {s10:.0f} % of the last 10 s{where}")
     return [finding(
-        "psi_pressure", severity,
-        f"tasks stalled on memory {s10:.0f} % of the last 10 s{where}",
+        "psi_pressure", severity, title,
         f"In the last 10 s some task waited for memory {s10:.1f} % of the time and all tasks "
         f"at once {f10:.1f} % (60 s averages: {some.get('avg60', 0):.1f} % and "
         f"{full.get('avg60', 0):.1f} %)."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from memscope.explain import Docs, ev, finding, per
+from memscope.explain import Docs, count, ev, finding, per
 
 WHY_DIRECT = ("When free pages fall below a zone's min watermark, the allocating task "
               "reclaims memory itself before it gets its page (allocstall counts these "
@@ -30,7 +30,7 @@ def direct_reclaim(d: Docs):
         return []
     return [finding(
         "direct_reclaim", severity,
-        f"{per(stalls, rate)} direct-reclaim stalls",
+        f"direct-reclaim stalls: {per(stalls, rate)}",
         f"Allocations stalled to reclaim memory themselves: {per(stalls, rate)} stalls, "
         f"{per(direct, rate, ' pages')} scanned by stalled tasks against "
         f"{per(kswapd, rate, ' pages')} by kswapd"
@@ -68,7 +68,8 @@ def swap_activity(d: Docs):
         return []
     return [finding(
         "swap_activity", severity,
-        f"swapping: {per(pin, rate, ' pages')} in, {per(pout, rate, ' pages')} out",
+        f"swapping: {per(pin, rate, ' pages')} in, {per(pout, rate, ' pages')} out"
+        if rate else f"swapping: {count(pin)} pages in, {count(pout)} out since boot",
         f"{per(pin, rate, ' pages')} were read back from swap and {per(pout, rate, ' pages')} "
         "written to it" + ("." if rate else " (since boot; give --interval for a rate)."),
         [ev("/proc/vmstat", "pswpin", pin), ev("/proc/vmstat", "pswpout", pout)],

@@ -8,7 +8,7 @@ from memscope.explain import Docs, ev, finding, pct, size
 def top_consumers(d: Docs):
     """The programs (processes folded by executable) holding most memory by PSS, and the
     largest top-level cgroups, with their share of MemTotal. info, and only when more than
-    half of MemTotal is used (MemTotal − MemAvailable): on a quiet machine it is trivia."""
+    half (50 %) of MemTotal is used (MemTotal − MemAvailable): on a quiet machine it is trivia."""
     mem = d.summary["memory"]
     total = mem["total"]
     if mem["used"] < total * 0.5 or not d.top:
