@@ -44,8 +44,9 @@ def oom_kills(d: Docs):
         out.append(finding(
             "oom_kills", "attention",
             f"{n:,} OOM kill(s) in cgroup {box['path']}",
-            f"Cgroup {box['path']} reached its limit and the OOM killer ended {n:,} of its "
-            "processes since the cgroup was created.",
+            f"The OOM killer ended {n:,} process(es) in cgroup {box['path']} (or below it) "
+            "since the cgroup was created: it reached its limit (or a descendant reached "
+            "its own).",
             [ev(f"{box.get('full_path') or box['path']}/{src}", "oom_kill", n)], WHY,
             f"memscope cgroup {box['path']}", scope="container"))
     for cg in d.cgroups or ():
