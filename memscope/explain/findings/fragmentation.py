@@ -30,17 +30,22 @@ def fragmentation(d: Docs):
     severity = "pressure" if rate and ((fail or 0) > 0 or (fallback or 0) > 0) else \
         "attention"
     names = ", ".join(f"Node {z['node']} {z['zone']}" for z in bad)
+    counters = []  # what vmstat says, where this kernel has the counters
+    if fail is not None:
+        counters.append(f"compaction failed {per(fail, rate)}")
+    if fallback is not None:
+        counters.append(f"THP faults fell back to small pages {per(fallback, rate)}")
     return [finding(
         "fragmentation", severity, f"free memory fragmented in {names}",
         "; ".join(f"Node {z['node']} {z['zone']} has {size(z['free'])} free, but "
                   f"{z['unusable_index'][COSTLY_ORDER] * 100:.0f} % of it is in blocks "
                   "smaller than 32 KiB" for z in bad)
-        + f"; compaction failed {per(fail, rate)}, THP faults fell back to small pages "
-        f"{per(fallback, rate)}.",
+        + ("; " + ", ".join(counters) if counters else "") + ".",
         [ev("/proc/buddyinfo", f"Node {z['node']} {z['zone']} unusable_index[3]",
             round(z["unusable_index"][COSTLY_ORDER], 4)) for z in bad]
-        + [ev("/proc/vmstat", "compact_fail", fail),
-           ev("/proc/vmstat", "thp_fault_fallback", fallback)],
+        + [ev("/proc/vmstat", k, v) for k, v in (("compact_fail", fail),
+                                                  ("thp_fault_fallback", fallback))
+           if v is not None],
         "Allocations of order 3 and above (network jumbo buffers, THP, some drivers) need "
         "physically contiguous pages; when free memory is scattered, the kernel must "
         "compact (migrate pages) or reclaim, and may fail.", "memscope zones")]
