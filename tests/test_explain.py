@@ -444,3 +444,15 @@ def test_explain_golden(host, update_golden):
         assert r.returncode == 0, r.stderr
         check_golden(GOLDEN / "explain" / f"{host}.{suffix}",
                      r.stdout.replace(str(FIXTURES), "FIXTURES"), update_golden)
+
+
+def test_container_first_even_when_the_host_is_worse():
+    s = summary_of("constructed-pressure-6.18")
+    box = {"path": "/web.slice", "version": 2, "limit": 4 << 30, "usage": 3 << 30,
+           "working_set": int(3.5 * (1 << 30)), "inactive_file": 0, "high": None,
+           "events": {"max": 3, "high": 0, "oom_kill": 0}, "pressure": None,
+           "full_path": "/sys/fs/cgroup/web.slice"}
+    doc = diagnose(Docs(s, target=box), scope={"kind": "cgroup", "cgroup": "/web.slice"})
+    assert doc["verdict"] == "critical"  # the host is worse off than the container
+    assert doc["headline"].startswith("Critical: cgroup /web.slice is at 88 % of its 4.0 GiB "
+                                      "limit; 78 MiB available of 24 GiB")

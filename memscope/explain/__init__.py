@@ -162,7 +162,8 @@ def order(findings: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 def headline(verdict: str, findings: List[Dict[str, Any]], docs: Docs) -> str:
     """The one sentence that earns the verdict: the titles of the findings at the verdict's
-    severity (at most three), or a short reassurance."""
+    severity (at most three), the container's worst first when there is a memory limit, or a
+    short reassurance."""
     if verdict == "ok":
         mem = docs.summary["memory"]
         box = docs.container()
@@ -184,6 +185,11 @@ def headline(verdict: str, findings: List[Dict[str, Any]], docs: Docs) -> str:
         quiet = "no memory pressure" if psi else "no sign of memory shortage"
         return "OK: " + "; ".join(parts) + f"; {quiet}."
     titles = [f["title"] for f in findings if RANK[f["severity"]] == RANK[verdict]][:3]
+    # under a memory limit the container speaks first, even when the host is worse off
+    box = [f["title"] for f in findings
+           if f.get("scope") == "container" and RANK[f["severity"]] >= 1][:1]
+    if box and box[0] not in titles:
+        titles = box + titles[:2]
     return verdict.capitalize() + ": " + "; ".join(titles) + "."
 
 
