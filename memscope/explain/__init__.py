@@ -199,10 +199,10 @@ def diagnose(docs: Docs, rules: Optional[List[Callable]] = None,
     """The explain document. ``extra`` are findings computed elsewhere (history trends) and
     are ordered and judged like the rest."""
     from memscope import SCHEMA_VERSION
-    from memscope.explain.registry import RULES
+    from memscope.explain.registry import all_rules
 
     found: List[Dict[str, Any]] = []
-    for rule in (RULES if rules is None else rules):
+    for rule in (all_rules() if rules is None else rules):
         found.extend(rule(docs) or ())
     found.extend(extra)
     root = (docs.summary.get("source") or {}).get("root")

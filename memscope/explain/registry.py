@@ -3,8 +3,8 @@ is one module in memscope/explain/findings/ and one line here (and one test)."""
 
 from __future__ import annotations
 
-from memscope.explain.findings import (available, cache, cgroup, fragmentation, kernel,
-                                       memory, oom, psi, reclaim, shmem, swap, top, zones)
+from memscope.explain.findings import (available, cache, cgroup, kernel, memory, oom, psi,
+                                       reclaim, shmem, swap, zones)
 
 # Rules that need nothing but the summary document: summary's verdict line uses these.
 SUMMARY_RULES = [
@@ -31,14 +31,17 @@ SUMMARY_RULES = [
     memory.zfs_arc_counted_used,
 ]
 
-# Rules that need more than the summary (tunables, buddyinfo, the process scan).
-MORE_RULES = [
-    memory.overcommit_near_limit,
-    fragmentation.fragmentation,
-    top.top_consumers,
-]
 
-RULES = SUMMARY_RULES + MORE_RULES
+def more_rules():
+    """Rules that need more than the summary (tunables, buddyinfo, the process scan):
+    imported here, so summary's start-up does not load them."""
+    from memscope.explain.findings import fragmentation, top
+
+    return [memory.overcommit_near_limit, fragmentation.fragmentation, top.top_consumers]
+
+
+def all_rules():
+    return SUMMARY_RULES + more_rules()
 
 CODES = ("cache_reclaimable", "shmem_not_reclaimable", "low_available", "zone_below_low",
          "zone_below_min", "lowmem_exhausted", "direct_reclaim", "thrashing", "psi_pressure",
