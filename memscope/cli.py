@@ -199,15 +199,9 @@ def summary(root: str, fmt: str, output: Optional[str], unit: Optional[str], si:
 
 
 def with_verdict(doc: Dict[str, Any]) -> Dict[str, Any]:
-    """summary's verdict and headline, after source: from the summary's own figures only
-    (no process scan, no other file), by the explain rules that need nothing more."""
-    from memscope.explain import summary_verdict
+    from memscope.explain import with_verdict as add
 
-    verdict = summary_verdict(doc)
-    out = {"schema_version": doc["schema_version"], "source": doc["source"]}
-    out.update(verdict)
-    out.update(doc)
-    return out
+    return add(doc)
 
 
 def explain_options(f: Callable) -> Callable:

@@ -233,3 +233,11 @@ def summary_verdict(summary: Dict[str, Any]) -> Dict[str, str]:
     found = order(found)
     verdict = worst(found)
     return {"verdict": verdict, "headline": headline(verdict, found, docs)}
+
+
+def with_verdict(summary: Dict[str, Any]) -> Dict[str, Any]:
+    """The summary document with ``verdict`` and ``headline`` after ``source``."""
+    out = {"schema_version": summary["schema_version"], "source": summary["source"]}
+    out.update(summary_verdict(summary))
+    out.update(summary)
+    return out
