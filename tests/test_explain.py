@@ -471,3 +471,25 @@ def test_container_first_even_when_the_host_is_worse():
     assert doc["verdict"] == "critical"  # the host is worse off than the container
     assert doc["headline"].startswith("Critical: cgroup /web.slice is at 88 % of its 4.0 GiB "
                                       "limit; 78 MiB available of 24 GiB")
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda d: d.update(source="x"),
+    lambda d: d.update(activity="x"),
+    lambda d: d.update(activity=None),
+    lambda d: d["activity"].update(oom_kill="12"),
+    lambda d: d["activity"].update(oom_kill=True),
+    lambda d: d["source"].update(taken_at=5),
+    lambda d: d["source"].update(taken_at="yesterday"),
+])
+def test_since_hostile_reports(tmp_path, mangle):
+    r = run_memscope("summary", "--format", "json")
+    old = json.loads(r.stdout)
+    mangle(old)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    r = run_memscope("explain", "--since", path, "--format", "json")
+    assert r.returncode in (0, 1), r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+    if r.returncode == 1:
+        assert r.stderr.count("\n") == 1 and r.stderr.startswith(f"memscope: error: {path}")

@@ -48,26 +48,34 @@ def rates_since(summary: Dict[str, Any], path: str) -> float:
     from memscope.model.system import add_rates
 
     old = load_report(path)["summary"]
-    then = _parse_time((old.get("source") or {}).get("taken_at"))
+
+    def field(doc, key) -> Dict[str, Any]:
+        value = doc.get(key)
+        return value if isinstance(value, dict) else {}
+
+    then = _parse_time(field(old, "source").get("taken_at"))
     now = _parse_time((summary.get("source") or {}).get("taken_at"))
     if then is None or now is None:
         raise MemscopeError(f"{path}: no taken_at time in the report or under this root "
                             "(rates need both times; use --interval SECONDS on a live host)")
     seconds = now - then
     if seconds <= 0:
-        raise MemscopeError(f"{path}: taken at {old['source']['taken_at']}, not before "
-                            f"this sample ({summary['source']['taken_at']})")
-    old_host = (old.get("source") or {}).get("hostname")
+        raise MemscopeError(f"{path}: taken at {field(old, 'source')['taken_at']}, not "
+                            f"before this sample ({summary['source']['taken_at']})")
+    old_host = field(old, "source").get("hostname")
     new_host = (summary.get("source") or {}).get("hostname")
     if old_host and new_host and old_host != new_host:
         raise MemscopeError(f"{path}: a report of host {old_host}, not {new_host}")
-    before = old.get("activity") or {}
+    before = field(old, "activity")
     after = summary.get("activity") or {}
-    if any(isinstance(before.get(k), int) and v is not None and v < before[k]
+    if not before:
+        raise MemscopeError(f"{path}: the report has no reclaim counters (activity): rates "
+                            "can't be computed from it")
+    if any(type(before.get(k)) is int and v is not None and v < before[k]
            for k, v in after.items()):
         raise MemscopeError(f"{path}: counters went backwards since that report (the host "
                             "rebooted): rates can't be computed from it")
-    add_rates(summary, {k: v if isinstance(v, int) else None for k, v in before.items()},
+    add_rates(summary, {k: v if type(v) is int else None for k, v in before.items()},
               seconds)
     return seconds
 
