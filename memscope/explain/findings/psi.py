@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from memscope.explain import Docs, ev, finding, per
+from memscope.explain import Docs, count, ev, finding, per
 
 OOMD_LIMIT = 60.0  # systemd-oomd: full avg10 > 60 % for 30 s (src/oom/oomd-manager.h)
 
@@ -77,9 +77,11 @@ def thrashing(d: Docs):
         "thrashing", severity,
         f"thrashing: evicted pages read back ({per(refaults, rate)}) with all tasks stalled "
         f"{f60:.0f} % of the last minute",
-        f"Pages evicted from memory are needed again right away ({per(refaults, rate)} "
-        f"workingset refaults) and all tasks stalled on memory {f60:.1f} % of the last 60 s: "
-        "the working set does not fit.",
+        ("Pages evicted from memory are needed again right away ("
+         + (f"{count(refaults)} workingset refaults a second" if rate else
+            f"{count(refaults)} workingset refaults since boot")
+         + f") and all tasks stalled on memory {f60:.1f} % of the last 60 s: the working "
+         "set does not fit."),
         [ev("/proc/vmstat", "workingset_refault", refaults), ev(source, "full avg60", f60)],
         "A refault is a page read back in shortly after reclaim evicted it "
         "(mm/workingset.c); many of them mean reclaim is throwing out memory that is still "

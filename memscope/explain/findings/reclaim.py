@@ -31,11 +31,13 @@ def direct_reclaim(d: Docs):
     return [finding(
         "direct_reclaim", severity,
         f"direct-reclaim stalls: {per(stalls, rate)}",
-        f"Allocations stalled to reclaim memory themselves: {per(stalls, rate)} stalls, "
-        f"{per(direct, rate, ' pages')} scanned by stalled tasks against "
-        f"{per(kswapd, rate, ' pages')} by kswapd"
-        + ("." if rate else " (counters since boot: whether it is happening now needs "
-           "--interval or --since)."),
+        (f"Allocations stalled to reclaim memory themselves {count(stalls)} times a second; "
+         f"stalled tasks scanned {count(direct)} pages a second against {count(kswapd)} by "
+         "kswapd." if rate else
+         f"Allocations stalled to reclaim memory themselves {count(stalls)} times since boot; "
+         f"stalled tasks scanned {count(direct)} pages against {count(kswapd)} by kswapd: "
+         "most reclaim was done by waiting tasks (whether it is happening now needs "
+         "--interval or --since)."),
         [ev("/proc/vmstat", "allocstall", stalls), ev("/proc/vmstat", "pgscan_direct", direct),
          ev("/proc/vmstat", "pgscan_kswapd", kswapd)],
         WHY_DIRECT, "memscope summary --watch 5")]
@@ -70,8 +72,11 @@ def swap_activity(d: Docs):
         "swap_activity", severity,
         f"swapping: {per(pin, rate, ' pages')} in, {per(pout, rate, ' pages')} out"
         if rate else f"swapping: {count(pin)} pages in, {count(pout)} out since boot",
-        f"{per(pin, rate, ' pages')} were read back from swap and {per(pout, rate, ' pages')} "
-        "written to it" + ("." if rate else " (since boot; give --interval for a rate)."),
+        (f"{count(pin)} pages a second are read back from swap and {count(pout)} written "
+         "to it." if rate else
+         f"{count(pin)} pages were read back from swap and {count(pout)} written to it since "
+         f"boot, and swap is {swap['used'] * 100 // swap['total']} % used (give --interval "
+         "for a rate)."),
         [ev("/proc/vmstat", "pswpin", pin), ev("/proc/vmstat", "pswpout", pout)],
         "Swap-out frees RAM holding anonymous and shared memory; swap-in makes the task that "
         "touches the page wait for the disk. Steady swap-in means the working set no longer "
