@@ -298,7 +298,7 @@ def summary(root: str, fmt: str, output: Optional[str], unit: Optional[str], si:
             now = time.monotonic()
             add_rates(doc, state.get("activity"), now - state.get("at", now))
             state["activity"], state["at"] = doc["activity"], now
-        return doc
+        return with_verdict(doc)
 
     if line:
         run(build, lambda doc: free_line(doc, units), fmt, output, watch, count, live=False,
@@ -306,6 +306,100 @@ def summary(root: str, fmt: str, output: Optional[str], unit: Optional[str], si:
         return
     run(build, lambda doc: summary_table(doc, units, wide, total, committed), fmt, output,
         watch, count, prom="summary_prom")
+
+
+def with_verdict(doc: Dict[str, Any]) -> Dict[str, Any]:
+    from memscope.explain import with_verdict as add
+
+    return add(doc)
+
+
+def explain_options(f: Callable) -> Callable:
+    f = click.option("--interval", type=click.FloatRange(min=0.1), metavar="SECONDS",
+                     help="Take a second sample SECONDS later: reclaim, swap and OOM "
+                          "findings use per-second rates (live host only).")(f)
+    f = click.option("--since", metavar="REPORT",
+                     help="Rates since a saved `memscope report` (yaml or json) of the same "
+                          "host, e.g. the cron job's last one.")(f)
+    f = click.option("--cgroup", "cgroup_path", metavar="PATH",
+                     help="Judge this memory cgroup against its limit (relative to the "
+                          "memory hierarchy's mount, or a full /sys/fs/cgroup path).")(f)
+    return f
+
+
+def _explain_args(root: str, since: Optional[str], interval: Optional[float]):
+    from memscope.sources import open_root
+
+    if since is not None and interval is not None:
+        raise click.UsageError("give --since or --interval, not both")
+    src = open_root(root)
+    if interval is not None and not src.live:
+        raise click.UsageError("--interval takes a second sample of the live host; under "
+                               "--root use --since REPORT")
+    return src
+
+
+@cli.command()
+@output_options(PROM)
+@explain_options
+def explain(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bool,
+            debug: bool, cgroup_path: Optional[str], since: Optional[str],
+            interval: Optional[float]) -> None:
+    """The diagnosis in words: a verdict (ok, attention, pressure, critical) with the
+    sentence that earns it, then findings, most severe first, each with its evidence, the
+    kernel's reasons and the memscope command that shows more."""
+    from memscope.collect.explain import collect_explain
+    from memscope.explain import diagnose
+    from memscope.render.explain import explain_table
+
+    src = _explain_args(root, since, interval)
+
+    def build():
+        docs, notes, scope, warnings = collect_explain(src, cgroup_path, since, interval)
+        warn(warnings)
+        return diagnose(docs, notes=notes, scope=scope)
+
+    run(build, explain_table, fmt, output, prom="explain_prom")
+
+
+@cli.command(context_settings={"help_option_names": ["--help"]})
+@click.option("--root", default="/", show_default=True, metavar="DIR",
+              help="Read the host laid out under DIR (proc/, sys/), or a snapshot archive, "
+                   "instead of the live one.")
+@explain_options
+@click.option("-w", "--warning", type=click.FloatRange(0, 100, min_open=True),
+              metavar="PCT",
+              help="WARNING when less than PCT % of memory is available (of MemTotal, or "
+                   "of the cgroup's limit with --cgroup). Default 10 (host), 20 (cgroup).")
+@click.option("-c", "--critical", type=click.FloatRange(0, 100, min_open=True),
+              metavar="PCT",
+              help="CRITICAL when less than PCT % is available. Default 5 (host), "
+                   "10 (cgroup).")
+@quiet_option
+@click.option("--debug", is_flag=True, help="Show a traceback for errors (for bug reports).")
+def check(root: str, cgroup_path: Optional[str], since: Optional[str],
+          interval: Optional[float], warning: Optional[float], critical: Optional[float],
+          debug: bool) -> None:
+    """The explain rules as a monitoring plugin (Nagios, Icinga, Sensu, Zabbix): one line
+    `MEMORY OK|WARNING|CRITICAL|UNKNOWN - <sentence> | <perfdata>`; exit 0 OK, 1 WARNING,
+    2 CRITICAL, 3 UNKNOWN (memscope could not read what it needs, or bad arguments)."""
+    from memscope.collect.explain import collect_explain
+    from memscope.explain import diagnose
+    from memscope.render.explain import check_line
+
+    if warning is not None and critical is not None and critical > warning:
+        raise click.UsageError("-c/--critical must not exceed -w/--warning (both are "
+                               "percentages still available)")
+    src = _explain_args(root, since, interval)
+    docs, notes, scope, _warnings = collect_explain(src, cgroup_path, since, interval,
+                                                    light=True)
+    docs.thresholds = {"warning": warning, "critical": critical}
+    doc = diagnose(docs, notes=notes, scope=scope)
+    line, status = check_line(doc, docs)
+    from memscope.output import emit
+
+    emit(line, None)
+    raise click.exceptions.Exit(status)
 
 
 @cli.command()
@@ -795,6 +889,8 @@ def main(argv: Optional[list] = None) -> None:
     if sys.stdout is None and (not args or {"--help", "--version"} & set(args)):
         _stderr("memscope: error: standard output: cannot write (it is closed; redirect it)")
         sys.exit(1)  # click would print the help into nothing and exit 0
+    if args[:1] == ["check"]:
+        _main_check(args, debug)
     try:
         cli.main(args=args, prog_name="memscope", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -831,6 +927,44 @@ def _show_usage_error(exc: click.ClickException) -> None:
     buf = io.StringIO()
     exc.show(file=buf)
     _write_stderr(safe_lines(buf.getvalue().rstrip("\n")) + "\n")
+
+
+def _main_check(args: list, debug: bool) -> None:
+    """``check`` follows the Monitoring Plugins guidelines, not memscope's exit codes: any
+    failure — bad arguments included — is ``MEMORY UNKNOWN - <why>`` on stdout, exit 3
+    (https://www.monitoring-plugins.org/doc/guidelines.html#AEN78)."""
+    from memscope.errors import MemscopeError
+
+    def unknown(why: str) -> None:
+        try:
+            sys.stdout.write("MEMORY UNKNOWN - " + why.replace("\n", " ").replace("|", "/")
+                             + "\n")
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+        sys.exit(3)
+
+    try:
+        # not standalone, click returns the status of click.exceptions.Exit
+        status = cli.main(args=args, prog_name="memscope", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        unknown(f"usage: {exc.format_message()}")
+    except (click.exceptions.Abort, KeyboardInterrupt, Interrupted):
+        unknown("interrupted")
+    except BrokenPipeError:
+        _quiet_stdout()
+        sys.exit(3)
+    except MemscopeError as exc:
+        if debug:
+            raise
+        unknown(str(exc))
+    except Exception as exc:
+        if debug:
+            raise
+        unknown(f"internal error ({type(exc).__name__}: {exc}); rerun with --debug")
+    sys.exit(status if isinstance(status, int) else 0)
 
 
 def _stderr(line: str) -> None:

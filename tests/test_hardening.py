@@ -201,6 +201,7 @@ def test_hidden_pids_in_a_cgroup_are_handled(tmp_path):
     (["slab"], 1, "permission denied (run as root)"),
     (["shmem"], 0, None),
     (["report"], 0, "listed from status only"),
+    (["explain"], 0, "listed from status only"),
 ])
 def test_every_command_unprivileged(args, code, says):
     r = run_unprivileged(*args, "--format", "json")

@@ -19,24 +19,25 @@ from test_hostile_parsers import MUTATION_CLASSES, mutations
 
 # file (relative to the host) -> the commands that read it
 MATRIX = {
-    "proc/meminfo": [["summary"], ["zones"], ["shmem"], ["report"]],
-    "proc/zoneinfo": [["summary"], ["zones"]],
-    "proc/vmstat": [["summary"]],
-    "proc/buddyinfo": [["zones"], ["report"]],
+    "proc/meminfo": [["summary"], ["zones"], ["shmem"], ["report"], ["explain"]],
+    "proc/zoneinfo": [["summary"], ["zones"], ["explain"]],
+    "proc/vmstat": [["summary"], ["explain"]],
+    "proc/buddyinfo": [["zones"], ["report"], ["explain"]],
     "proc/sys/vm/min_free_kbytes": [["zones"]],
     "proc/sys/vm/lowmem_reserve_ratio": [["zones"]],
-    "proc/pressure/memory": [["summary"]],
-    "proc/vmallocinfo": [["vmalloc"], ["report"]],
-    "proc/slabinfo": [["slab"]],
+    "proc/pressure/memory": [["summary"], ["explain"]],
+    "proc/vmallocinfo": [["vmalloc"], ["report"], ["explain"]],
+    "proc/slabinfo": [["slab"], ["explain"]],
     "proc/sysvipc/shm": [["shmem"]],
     "proc/self/mounts": [["shmem"], ["cgroup", "/session.slice/build.scope"]],
     "proc/self/cgroup": [["summary"]],
     "proc/19124/status": [["top"], ["proc", "19124"]],
-    "proc/19124/smaps_rollup": [["top"], ["proc", "19124"]],
+    "proc/19124/smaps_rollup": [["top"], ["proc", "19124"], ["explain"]],
     "proc/19124/smaps": [["proc", "19124", "--maps"]],
     "proc/19124/cmdline": [["top"]],
     "sys/fs/cgroup/memory/session.slice/build.scope/memory.stat": [
-        ["cgroup", "/session.slice/build.scope"]],
+        ["cgroup", "/session.slice/build.scope"],
+        ["explain", "--cgroup", "/session.slice/build.scope"]],
     "sys/fs/cgroup/memory/session.slice/build.scope/memory.usage_in_bytes": [
         ["cgroup", "/session.slice/build.scope"], ["cgroup", "/", "--children"]],
     "sys/fs/cgroup/memory/session.slice/build.scope/memory.oom_control": [

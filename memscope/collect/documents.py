@@ -272,8 +272,11 @@ def _check_report(path: str, doc: Dict[str, Any]) -> None:
         _typed(path, c.get("usage"), f"{where}.usage", int)
 
 
-def load_report(path: str) -> Dict[str, Any]:
-    """A report written by ``memscope report --format yaml|json``, checked before use."""
+def load_report(path: str, summary_ok: bool = False,
+                purpose: str = "diff compares two reports") -> Dict[str, Any]:
+    """A report written by ``memscope report --format yaml|json``, checked before use. With
+    ``summary_ok`` (explain --since: only the summary is used), a ``memscope summary``
+    document is taken too, as the report holding it."""
     data = _read(path)
     try:
         text = data.decode("utf-8")
@@ -297,9 +300,12 @@ def load_report(path: str) -> Dict[str, Any]:
             f"not a document memscope wrote; {HINT})"))
     if "summary" not in doc:
         kind = _kind(doc)
-        raise DocumentError(f"{path}: is {kind or 'not a'} memscope document, not a report "
-                            "(diff compares two reports: write them with memscope report "
-                            "--format yaml or json)")
+        if summary_ok and kind == "a summary":
+            doc = {"schema_version": 1, "summary": doc}
+        else:
+            raise DocumentError(f"{path}: is {kind or 'not a'} memscope document, not a "
+                                f"report ({purpose}: write them with memscope report "
+                                "--format yaml or json)")
     _check_report(path, doc)
     return doc
 

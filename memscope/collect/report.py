@@ -25,8 +25,10 @@ def collect_report(root: Root):
     from memscope.model.system import build_summary
     from memscope.model.top import build_top
 
+    from memscope.explain import with_verdict
+
     inputs = collect_system(root)
-    summary = build_summary(inputs)
+    summary = with_verdict(build_summary(inputs))
     notes = Notes()
     zones = section(lambda: collect_zones(root, inputs), notes, "zones")
     # vmalloc_unreadable: the code this section has had since schema 1 (mode 0400: not root)

@@ -120,15 +120,17 @@ def collect_vmalloc(root: Root, by: str, limit) -> dict:
     return doc
 
 
-def collect_slab(root: Root) -> dict:
+def collect_slab(root: Root, meminfo=None) -> dict:
+    """``meminfo`` (already read, in explain) saves reading it again."""
     from memscope.model.views import build_slab
     from memscope.parsers.slabinfo import parse_slabinfo
 
     notes = Notes()
-    # required: slabinfo; optional: meminfo, reclaim_account, zoneinfo (page size)
+    # required: slabinfo; optional: meminfo (unless given), reclaim_account, zoneinfo
     caches = required(root, "proc/slabinfo", parse_slabinfo)
-    meminfo = optional(root, "proc/meminfo", parse_meminfo, notes,
-                       "SReclaimable, SUnreclaim and Slab unknown", missing=None)
+    if meminfo is None:
+        meminfo = optional(root, "proc/meminfo", parse_meminfo, notes,
+                           "SReclaimable, SUnreclaim and Slab unknown", missing=None)
     reclaimable = {}
     if root.isdir("sys/kernel/slab"):
         for c in caches:
@@ -156,10 +158,11 @@ def collect_slab(root: Root) -> dict:
 SHMEM_FS = ("tmpfs", "devtmpfs")  # shmem-backed filesystems (ramfs pages are not Shmem)
 
 
-def collect_shmem(root: Root) -> dict:
+def collect_shmem(root: Root, meminfo=None) -> dict:
     """Who holds Shmem: reads tmpfs mounts (statfs, live), SysV segments, and the shmem and
     hugetlb objects processes map (maps to find them, smaps for their figures); the
-    document is memscope.model.shmem's."""
+    document is memscope.model.shmem's. ``meminfo`` (already read, in explain) saves
+    reading it again."""
     from memscope.collect.procs import Users, list_pids
     from memscope.model.process import ShmemMounts, categorize
     from memscope.model.shmem import SYSV_PREFIX, ShmemInputs, build_shmem
@@ -169,8 +172,10 @@ def collect_shmem(root: Root) -> dict:
     from memscope.parsers.smaps import parse_smaps
 
     notes = Notes()
-    # required: meminfo (Shmem); optional: mounts, sysvipc/shm, each process's maps/smaps
-    meminfo = required(root, "proc/meminfo", parse_meminfo)
+    # required: meminfo (Shmem), unless given; optional: mounts, sysvipc/shm, each
+    # process's maps/smaps
+    if meminfo is None:
+        meminfo = required(root, "proc/meminfo", parse_meminfo)
     mounts = optional(root, "proc/self/mounts", parse_mounts, notes,
                       "tmpfs mounts are not listed", missing=None)
     users = Users(root)

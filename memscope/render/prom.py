@@ -207,6 +207,7 @@ def add_cgroups(e: Exposition, cgroups: List[Dict[str, Any]],
 def summary_prom(doc: Dict[str, Any]) -> str:
     e = Exposition()
     add_summary(e, doc)
+    add_verdict(e, doc)
     return e.render()
 
 
@@ -268,4 +269,36 @@ def report_prom(doc: Dict[str, Any]) -> str:
         e.add("memscope_processes_skipped", "gauge",
               "Processes skipped or read from status only, by reason.", count, reason=reason)
     add_cgroups(e, doc.get("cgroups") or [])
+    return e.render()
+
+
+VERDICT_RANK = {"ok": 0, "attention": 1, "pressure": 2, "critical": 3}
+SEVERITY_RANK = {"info": 0, "attention": 1, "pressure": 2, "critical": 3}
+
+
+def add_verdict(e: Exposition, doc: Dict[str, Any]) -> None:
+    """memscope_verdict: 0 ok, 1 attention, 2 pressure, 3 critical (label: the word)."""
+    if doc.get("verdict") in VERDICT_RANK:
+        e.add("memscope_verdict", "gauge",
+              "memscope's verdict: 0 ok, 1 attention, 2 pressure, 3 critical.",
+              VERDICT_RANK[doc["verdict"]], verdict=doc["verdict"])
+
+
+def explain_prom(doc: Dict[str, Any]) -> str:
+    """memscope_verdict and one memscope_finding{code,severity} series per finding code
+    (value: how many findings of that code; severity: the worst of them)."""
+    e = Exposition()
+    src = doc.get("source") or {}
+    e.add("memscope_source_info", "gauge", "The host these figures describe.", 1,
+          hostname=src.get("hostname") or "", kernel=src.get("kernel") or "",
+          root=src.get("root") or "")
+    add_verdict(e, doc)
+    by_code: Dict[str, List[str]] = {}
+    for f in doc["findings"]:
+        by_code.setdefault(f["code"], []).append(f["severity"])
+    for code, severities in by_code.items():
+        worst = max(severities, key=lambda s: SEVERITY_RANK[s])
+        e.add("memscope_finding", "gauge",
+              "Findings of memscope explain, by code (value: how many; severity: the worst).",
+              len(severities), code=code, severity=worst)
     return e.render()

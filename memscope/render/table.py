@@ -118,7 +118,7 @@ def summary_table(doc: Dict[str, Any], units: Units, wide: bool = False,
 
     u = units
     mem, swap = doc["memory"], doc["swap"]
-    blocks: List[str] = []
+    blocks: List[str] = verdict_line(doc)
 
     src = doc["source"]
     ident = [x for x in (src.get("hostname"), src.get("kernel"), src.get("taken_at")) if x]
@@ -244,6 +244,23 @@ def summary_table(doc: Dict[str, Any], units: Units, wide: bool = False,
     if notes:
         blocks.append(notes)
     return "\n\n".join(blocks) + "\n"
+
+
+def verdict_line(doc: Dict[str, Any]) -> List[str]:
+    """summary's first line: the verdict's sentence (memscope explain has the details)."""
+    if not doc.get("headline"):
+        return []
+    from memscope.render.term import paint
+
+    line = doc["headline"]
+    if doc.get("verdict") not in (None, "ok"):
+        line += "  (details: memscope explain)"
+    return [paint(wrap(clean(line)), VERDICT_SEVERITY.get(doc.get("verdict")))]
+
+
+# a verdict's colour (render/term.py SEVERITY_SGR): attention yellow, pressure and critical red
+VERDICT_SEVERITY = {"ok": None, "attention": "warning", "pressure": "critical",
+                    "critical": "critical"}
 
 
 def _cut(text: Any, width: int, keep_end: bool = False) -> str:

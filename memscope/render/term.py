@@ -146,9 +146,9 @@ def paint(text: str, severity: Optional[str]) -> str:
     sgr = severity_color(severity)
     if not sgr or not color() or not text:
         return text
-    from memscope.text import safe
+    from memscope.text import safe_lines
 
-    return Painted(f"\x1b[{sgr}m{safe(text)}\x1b[0m")
+    return Painted(f"\x1b[{sgr}m{safe_lines(text)}\x1b[0m")
 
 
 def share_severity(fraction: Optional[float]) -> Optional[str]:

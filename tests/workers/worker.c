@@ -2,6 +2,7 @@
  *
  *   worker none                 map nothing (the control process)
  *   worker anon  BYTES          a private anonymous mapping, every page written
+ *   worker lock  BYTES          the same, locked in memory with mlock()
  *   worker shm   PATH BYTES     a MAP_SHARED mapping of a /dev/shm file, every page read
  *   worker file  PATH BYTES     a MAP_SHARED read-only mapping of a file, every page read
  *   worker sysv KEY BYTES        a System V segment (key in decimal), every page written;
@@ -123,13 +124,15 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], "mlock") == 0 && mlock(p, size) != 0)
             return 13;
     }
-    if (strcmp(argv[1], "anon") == 0 && argc >= 3) {
+    if ((strcmp(argv[1], "anon") == 0 || strcmp(argv[1], "lock") == 0) && argc >= 3) {
         size_t size = strtoull(argv[2], NULL, 10);
         char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED)
             return 3;
         for (size_t off = 0; off < size; off += page)
             p[off] = 1;
+        if (argv[1][0] == 'l' && mlock(p, size) != 0)
+            return 14;
     } else if ((strcmp(argv[1], "shm") == 0 || strcmp(argv[1], "file") == 0) && argc >= 4) {
         size_t size = strtoull(argv[3], NULL, 10);
         int fd = open(argv[2], O_RDONLY);
