@@ -24,7 +24,14 @@ LIVE_REREADS = 3
 
 
 def read_identity(root: Root) -> dict:
-    """source{root, hostname, kernel, taken_at}: from the root, never from this machine."""
+    """source{root, hostname, kernel, taken_at, boot_id, uptime}: from the root, never from
+    this machine; null where the root does not hold them.
+
+    boot_id and uptime let ``trend`` order a series of reports and see reboots: taken_at has
+    one-second resolution and follows the wall clock, uptime (CLOCK_BOOTTIME, seconds as a
+    float) does neither (proc(5) /proc/uptime; random(4) boot_id: "a random string ... that
+    is unique per boot").
+    """
     hostname = root.read_optional("proc/sys/kernel/hostname")
     kernel = root.read_optional("proc/sys/kernel/osrelease")
     return {
@@ -33,7 +40,36 @@ def read_identity(root: Root) -> dict:
         "kernel": kernel.strip() if kernel else None,
         "taken_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) if root.live
         else root.recorded("taken_at"),
+        "boot_id": parse_boot_id(root.read_optional("proc/sys/kernel/random/boot_id")),
+        "uptime": parse_uptime(root.read_optional("proc/uptime")),
     }
+
+
+_BOOT_ID = "0123456789abcdef-"
+
+
+def parse_boot_id(text: Optional[str]) -> Optional[str]:
+    """The kernel prints a UUID (36 characters, lowercase hex and dashes); anything else is
+    not a boot id: null."""
+    if text is None:
+        return None
+    value = text.strip()
+    if len(value) != 36 or any(c not in _BOOT_ID for c in value):
+        return None
+    return value
+
+
+def parse_uptime(text: Optional[str]) -> Optional[float]:
+    """/proc/uptime's first field ("12345.67 23456.78": seconds since boot, two decimals);
+    null when it is not in that shape."""
+    if not text:
+        return None
+    first = text.split(None, 1)[0] if text.split() else ""
+    whole, dot, frac = first.partition(".")
+    if not (whole.isdigit() and whole.isascii() and len(whole) <= 20
+            and (not dot or (frac.isdigit() and frac.isascii() and len(frac) <= 9))):
+        return None
+    return float(first)
 
 
 def page_size(root: Root, meminfo, zoneinfo, notes: Notes) -> int:
