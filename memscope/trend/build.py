@@ -38,14 +38,18 @@ def build_trend(paths: List[str], since: Optional[str] = None, until: Optional[s
                             "reports written by memscope report --format yaml or json, or "
                             "a directory of them)")
     entries = place(entries)
-    entries = _drop_duplicates(entries, skipped)
     entries = _window(entries, since, until)
     breaks, interval = find_breaks(entries)
     accs: Dict[Tuple[Tuple[str, str, str], int], Accumulator] = {}
     limits: Dict[int, Dict[str, Any]] = {}
     bounds = _segment_bounds(entries)
     used: List[Entry] = []
+    seen: Dict[Tuple, str] = {}
     for entry in entries:
+        ident = entry.identity()
+        if entry.uptime is not None and ident in seen:  # report.json and report.json.gz
+            skipped.append({"file": entry.file, "reason": f"the same report as {seen[ident]}"})
+            continue
         try:
             doc = read.read_report(entry.file)
         except read.Skip as exc:
@@ -66,23 +70,10 @@ def build_trend(paths: List[str], since: Optional[str] = None, until: Optional[s
             acc.add(entry.t, value)
         limits[seg] = lim
         used.append(entry)
+        seen[ident] = entry.file
     segments = _segments(used)
     breaks = [b for b in breaks if b["segment"] in {s["segment"] for s in segments}]
     return build_document(accs, segments, limits, breaks, skipped, len(used), interval, by)
-
-
-def _drop_duplicates(entries: List[Entry], skipped: List[Dict[str, str]]) -> List[Entry]:
-    """The same report twice (report.json and report.json.gz): the second is skipped."""
-    out: List[Entry] = []
-    seen: Dict[Tuple, str] = {}
-    for e in entries:
-        ident = e.identity()
-        if e.uptime is not None and ident in seen:
-            skipped.append({"file": e.file, "reason": f"the same report as {seen[ident]}"})
-            continue
-        seen[ident] = e.file
-        out.append(e)
-    return out
 
 
 def _window(entries: List[Entry], since: Optional[str], until: Optional[str]) -> List[Entry]:
