@@ -174,10 +174,14 @@ def forecast_text(f: Dict[str, Any]) -> str:
         return f"{head}: too few reports to tell ({f['points']})"
     if f["status"] == "eta":
         lo, hi = f["eta_range_seconds"]
-        rng = (f"{human_duration(lo)} to {human_duration(hi)}" if hi is not None
-               else f"at least {human_duration(lo)}")
+        if hi is None:
+            rng = f" (at least {human_duration(lo)})"
+        elif human_duration(lo) == human_duration(hi):
+            rng = ""  # an exact line: no uncertainty worth saying
+        else:
+            rng = f" ({human_duration(lo)} to {human_duration(hi)})"
         sign = "+" if rate >= 0 else "−"
-        return (f"{head}: in {human_duration(f['eta_seconds'])} ({rng}) at "
+        return (f"{head}: in {human_duration(f['eta_seconds'])}{rng} at "
                 f"{sign}{human(abs(rate))}/h{pm}")
     if rate is None:
         return f"{head}: not at this rate"

@@ -111,7 +111,7 @@ def _forecast(f: Dict[str, Any], history: str) -> Optional[Dict[str, Any]]:
     else:
         lo, hi = (f.get("eta_range_seconds") or [None, None])[:2]
         rng = ""
-        if lo is not None:
+        if lo is not None and (hi is None or human_duration(lo) != human_duration(hi)):
             rng = (f" (between {human_duration(lo)} and {human_duration(hi)} given the "
                    "rate's uncertainty)" if hi is not None
                    else f" (at least {human_duration(lo)} given the rate's uncertainty)")

@@ -157,7 +157,7 @@ def find_breaks(entries: List[Entry]) -> Tuple[List[Dict[str, Any]], Optional[fl
 
 
 def human_duration(seconds: Optional[float]) -> str:
-    """'45 s', '12 min', '3.5 h', '2.1 d', '5 weeks'."""
+    """'45 s', '12 min', '3.5 h', '2.1 d', '25 d', '13 weeks', '1.5 years'."""
     if seconds is None:
         return "?"
     s = abs(seconds)
@@ -167,8 +167,10 @@ def human_duration(seconds: Optional[float]) -> str:
         return f"{s / 60:.0f} min"
     if s < 2 * 86400:
         return f"{s / 3600:.1f} h" if s < 36000 else f"{s / 3600:.0f} h"
-    if s < 14 * 86400:
+    if s < 10 * 86400:
         return f"{s / 86400:.1f} d"
+    if s < 60 * 86400:
+        return f"{s / 86400:.0f} d"
     if s < 365 * 86400:
         return f"{s / 604800:.0f} weeks"
     return f"{s / 31557600:.1f} years"
