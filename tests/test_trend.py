@@ -462,6 +462,29 @@ def test_memscopes_own_yaml_output_is_cut_and_read(tmp_path):
     assert extract(read.read_report(str(tmp_path / "r.yaml"))) == extract(doc)
 
 
+@pytest.mark.parametrize("layout", ["memscope", "indent2", "compact"])
+def test_json_subset_reads_what_the_whole_document_says(layout):
+    """Only the values trend reads are decoded from memscope's JSON (and any JSON laid out
+    one top-level key a line); compact JSON is parsed whole. The same figures either way."""
+    from memscope.render import to_json
+    from memscope.trend.series import extract
+
+    doc = copy.deepcopy(BASE)
+    doc["cgroups"][0]["path"] = 'odd "pids": [1, 2] path'  # a string that looks like keys
+    text = {"memscope": lambda: "".join(to_json(doc)),
+            "indent2": lambda: json.dumps(doc, indent=2),
+            "compact": lambda: json.dumps(doc)}[layout]()
+    sub = read.json_subset(text)
+    if layout == "compact":
+        assert sub is None
+    else:
+        assert "processes" not in sub["top"] and "zones" not in sub
+        assert sub["cgroups"][1].get("pids") is None
+    assert extract(read.parse_document(text, subset=True)) == extract(doc)
+    assert read.parse_document(text, subset=True)["cgroups"][0]["path"] == \
+        'odd "pids": [1, 2] path'
+
+
 def test_probe_falls_back_to_the_whole_document(tmp_path):
     """JSON with source after the summary (another writer's key order) is still placed."""
     doc = make_report(T0 + 60)
