@@ -254,6 +254,18 @@ def test_cgroup_reaches_its_effective_limit_and_swap_fills(tmp_path):
     assert etas == sorted(etas)
 
 
+def test_effective_limit_of_odd_paths():
+    from memscope.trend.series import effective_limit
+
+    own = {"/": None, "/a": 5.0, "/a/b": 9.0, "/a/b/c": None, "x/y": 1.0, "": 2.0}
+    assert effective_limit("/a/b/c", own) == 5.0
+    assert effective_limit("/a/b", own) == 5.0
+    assert effective_limit("/", own) is None
+    assert effective_limit("x/y", own) == 1.0  # not a hierarchy path: its own limit only
+    assert effective_limit("", own) == 2.0
+    assert effective_limit("odd name", own) is None
+
+
 def test_an_aggregate_ranks_below_the_program_it_contains(tmp_path):
     """The cgroup holding java grows as java does: java first. A user growing 3× faster
     than any program is not explained by one, and outranks them."""
@@ -479,6 +491,7 @@ def test_json_subset_reads_what_the_whole_document_says(layout):
         assert sub is None
     else:
         assert "processes" not in sub["top"] and "zones" not in sub
+    if layout == "memscope":  # one cgroup a line: its PIDs and raw stat are not decoded
         assert sub["cgroups"][1].get("pids") is None
     assert extract(read.parse_document(text, subset=True)) == extract(doc)
     assert read.parse_document(text, subset=True)["cgroups"][0]["path"] == \

@@ -88,7 +88,7 @@ def effective_limit(path: str, own: Dict[str, Optional[float]]) -> Optional[floa
     can't use more than its parent allows); None where none is set."""
     found = [own.get(path)]
     parent = path
-    while parent not in ("/", ""):
+    while parent.startswith("/") and parent != "/":  # a path not from a hierarchy: itself
         parent = parent.rsplit("/", 1)[0] or "/"
         found.append(own.get(parent))
     known = [v for v in found if v is not None]
