@@ -538,6 +538,27 @@ def test_corrupt_files_in_the_middle_are_skipped_and_named(tmp_path):
     assert "Traceback" not in r.stderr
 
 
+def test_hostile_documents_are_skipped_or_their_figures_unknown(tmp_path):
+    """Deep nesting, numbers past 2^64, infinities, wrong types, an absurd schema_version:
+    skipped or read as unknown figures, never a crash."""
+    leak_history(tmp_path, n=8)
+    (tmp_path / "deep.json").write_text("[" * 100000 + "]" * 100000)
+    (tmp_path / "bigschema.json").write_text('{"schema_version": ' + "9" * 5000 + "}")
+    odd = make_report(T0 + 3600 * 5, programs={"java": 10 ** 30})
+    odd["source"]["uptime"] = 10 ** 400
+    odd["summary"]["memory"]["available"] = float("inf")
+    odd["summary"]["breakdown"] = [{"category": ["x"], "bytes": 1}, 7, None]
+    odd["cgroups"] = [{"path": 5}, {"path": "/x", "usage": "12", "limit": -1}]
+    odd["top"]["groups"] = "nope"
+    (tmp_path / "odd.json").write_text(json.dumps(odd))
+    doc = build_trend([str(tmp_path)])
+    reasons = {os.path.basename(s["file"]): s["reason"] for s in doc["skipped"]}
+    assert set(reasons) == {"deep.json", "bigschema.json"}, reasons
+    assert doc["reports"] == 9
+    assert series(doc, "program", "java")["points"] == 8  # 10^30 is past 2^64: unknown
+    assert series(doc, "system", "available")["points"] == 8
+
+
 def test_decompression_is_capped(tmp_path, monkeypatch):
     leak_history(tmp_path, n=6)
     bomb = gzip.compress(b"{" + b" " * (8 << 20) + b"}")

@@ -60,7 +60,13 @@ def build_trend(paths: List[str], since: Optional[str] = None, until: Optional[s
             skipped.append({"file": entry.file, "reason": "changed while being read "
                                                           "(its taken_at differs)"})
             continue
-        values, lim = extract(doc)
+        try:
+            values, lim = extract(doc)
+        except (TypeError, ValueError, AttributeError, OverflowError,
+                RecursionError) as exc:  # a document of an unexpected shape: never fatal
+            skipped.append({"file": entry.file, "reason": f"unexpected content "
+                                                          f"({type(exc).__name__})"})
+            continue
         seg = entry.segment
         t0, t1 = bounds[seg]
         for key, value in values.items():

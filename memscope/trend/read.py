@@ -146,12 +146,12 @@ def _probe_json(text: str) -> Optional[Dict[str, Any]]:
     import json
     import re
 
-    m = re.match(r'\{\s*"schema_version"\s*:\s*(\d+)\s*,\s*"source"\s*:\s*', text)
+    m = re.match(r'\{\s*"schema_version"\s*:\s*(\d{1,18})\s*,\s*"source"\s*:\s*', text)
     if not m:
         return None
     try:
         source, _end = json.JSONDecoder().raw_decode(text, m.end())
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(source, dict):
         return None
@@ -206,6 +206,8 @@ def parse_document(text: str, subset: bool = False) -> Dict[str, Any]:
             return doc
         try:
             doc = json.loads(text)
+        except RecursionError:
+            raise Skip("nested too deeply: not a report") from None
         except ValueError as exc:
             if "Extra data" in str(exc):
                 raise Skip("holds more than one document (a --watch stream?): give one "
@@ -363,7 +365,7 @@ def json_subset(text: str) -> Optional[Dict[str, Any]]:
                 if pos >= 0:
                     top[sub], _end = decoder.raw_decode(section, pos + len(sub) + 9)
             doc["top"] = top
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not _complete(doc):
         return None

@@ -23,12 +23,18 @@ Key = Tuple[str, str, str]
 KINDS = ("system", "category", "program", "user", "cgroup", "slab")
 
 
+LIMIT = 2 ** 64  # SPEC: every number at most 2^64
+
+
 def _num(value: Any) -> Optional[float]:
+    """A figure of the report, or None: not a number, NaN, infinite, beyond ±2^64."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    if value != value or value in (float("inf"), float("-inf")):
+    if isinstance(value, int):
+        return float(value) if -LIMIT <= value <= LIMIT else None
+    if value != value or not -LIMIT <= value <= LIMIT:
         return None
-    return float(value)
+    return value
 
 
 def extract(doc: Dict[str, Any]) -> Tuple[Dict[Key, float], Dict[str, Any]]:

@@ -48,11 +48,11 @@ def parse_iso(value: str) -> Optional[float]:
         text = text[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)  # reports are in UTC
+        return moment.timestamp()
+    except (ValueError, OverflowError, OSError):
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)  # reports are in UTC
-    return moment.timestamp()
 
 
 def format_time(seconds: Optional[float]) -> Optional[str]:
@@ -75,9 +75,10 @@ class Entry:
         self.epoch = parse_taken_at(self.taken_at)
         boot = source.get("boot_id")
         self.boot_id = boot if isinstance(boot, str) and boot else None
-        up = source.get("uptime")
-        self.uptime = float(up) if isinstance(up, (int, float)) and not isinstance(up, bool) \
-            and up >= 0 else None
+        from memscope.trend.series import _num
+
+        up = _num(source.get("uptime"))
+        self.uptime = up if up is not None and up >= 0 else None
         host = source.get("hostname")
         self.hostname = host if isinstance(host, str) else None
         kernel = source.get("kernel")
