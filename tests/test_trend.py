@@ -765,6 +765,8 @@ def test_live_leaker_is_the_first_suspect_at_its_constructed_rate(live_reports):
     assert doc["skipped"] == [] and doc["breaks"] == []
     top = doc["leak_suspects"][0]
     assert (top["kind"], top["name"]) == ("program", name), doc["leak_suspects"][:3]
+    if os.environ.get("MEMSCOPE_SHOW_TREND"):
+        print(f"\nconstructed {RATE} B/h; trend: {top}")
     assert top["rate_bytes_per_hour"] == pytest.approx(RATE, rel=0.04)
     assert top["r2"] > 0.98
     # first and last are the program's PSS in the first and last report, to the byte
