@@ -15,6 +15,7 @@ and prints each run's wall time and peak RSS (ru_maxrss of the child), the time 
 and the YAML/JSON ratio. A benchmark, not a test: nothing gates on these numbers.
 
     .venv/bin/python benchmarks/trend.py [--files 8640] [--dir /tmp/memscope-trend-bench]
+                                         [--from REPORT.json] [--keep] [--reuse]
 """
 
 from __future__ import annotations
@@ -108,17 +109,21 @@ def main():
     ap.add_argument("--from", dest="source", help="a report (json) to vary instead of "
                                                   "taking one now")
     ap.add_argument("--keep", action="store_true", help="keep the directory")
+    ap.add_argument("--reuse", action="store_true",
+                    help="use the directory a --keep run left (skip building it)")
     a = ap.parse_args()
     base = base_report(a.source)
     size = len(json.dumps(base))
     print(f"base report: {size} bytes, {len(base['top']['groups'])} programs, "
           f"{len(base['cgroups'])} cgroups")
     t = time.perf_counter()
-    shutil.rmtree(a.dir, ignore_errors=True)
-    build(base, a.dir, a.files)
-    print(f"built {a.files} reports x 3 formats in {time.perf_counter() - t:.1f} s "
-          f"under {a.dir}")
+    if not (a.reuse and os.path.isdir(os.path.join(a.dir, "yaml"))):
+        shutil.rmtree(a.dir, ignore_errors=True)
+        build(base, a.dir, a.files)
+        print(f"built {a.files} reports x 3 formats in {time.perf_counter() - t:.1f} s "
+              f"under {a.dir}")
     half = os.path.join(a.dir, "half")
+    shutil.rmtree(half, ignore_errors=True)
     os.makedirs(half)
     for name in sorted(os.listdir(os.path.join(a.dir, "json")))[: a.files // 2]:
         os.link(os.path.join(a.dir, "json", name), os.path.join(half, name))

@@ -277,48 +277,44 @@ DROP = {
 }
 
 
+_TOP_KEY = re.compile(r"^([A-Za-z_][^:\n]*):", re.M)
+_DROP_BLOCK = {
+    section: re.compile(r"^(  |- )(?:" + "|".join(sorted(keys)) +
+                        r"):[^\n]*\n(?:(?:  - |   )[^\n]*\n)*", re.M)
+    for section, keys in DROP.items()
+}
+
+
+def _keep_item(m: "re.Match") -> str:
+    # the first key of a list item: keep the item, so its other keys stay in it
+    return "- _dropped: null\n" if m.group(1) == "- " else ""
+
+
 def yaml_subset(text: str) -> str:
     """The block-style YAML memscope writes, with only the sections trend reads.
 
-    A key's block is its line and every line after it that is indented deeper, or at the
-    same indent and starting with "- " (PyYAML writes a mapping's list items at the key's
-    own indent). Anything else in the text makes the result fail to parse or come out
+    Top-level keys start a line; a dropped key's block (at indent 2, in a mapping or in the
+    items of a list) is its line and every line after it indented deeper, or at the same
+    indent and starting with "- " (PyYAML writes a mapping's list items at the key's own
+    indent). Regular expressions do the cutting (a report's cgroups hold thousands of
+    one-line PIDs). Anything else in the text makes the result fail to parse or come out
     incomplete, and the caller then parses the whole text.
     """
-    out: List[str] = []
-    keep_top = False
-    top = ""
-    drop_indent = -1
-    for line in text.split("\n"):
-        if not line or line[0] not in " -":
-            if line.startswith("---") or line.startswith("#") or not line:
-                out.append(line)
-                continue
-            top = line.split(":", 1)[0]
-            keep_top = top in KEEP
-            drop_indent = -1
-            if keep_top:
-                out.append(line)
+    starts = [m.start() for m in _TOP_KEY.finditer(text)]
+    if not starts:
+        return text
+    out: List[str] = [text[:starts[0]]]
+    for begin, end in zip(starts, starts[1:] + [len(text)]):
+        section = text[begin:end]
+        key = section.split(":", 1)[0]
+        if key not in KEEP:
             continue
-        if not keep_top:
-            continue
-        body = line.lstrip(" ")
-        indent = len(line) - len(body)
-        if drop_indent >= 0:
-            if indent > drop_indent or (indent == drop_indent and body.startswith("- ")):
-                continue
-            drop_indent = -1
-        key_indent = indent + 2 if body.startswith("- ") else indent
-        key_text = body[2:] if body.startswith("- ") else body
-        if key_indent == 2 and top in DROP:
-            key = key_text.split(":", 1)[0]
-            if key in DROP[top]:
-                if body.startswith("- "):  # the first key of a list item: keep the item
-                    out.append(line[:indent] + "- _dropped: null")
-                drop_indent = key_indent
-                continue
-        out.append(line)
-    return "\n".join(out)
+        if key in _DROP_BLOCK:
+            if not section.endswith("\n"):
+                section += "\n"
+            section = _DROP_BLOCK[key].sub(_keep_item, section)
+        out.append(section)
+    return "".join(out)
 
 
 _CGROUP_BULK = re.compile(
