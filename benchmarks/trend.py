@@ -102,6 +102,11 @@ def run_measured(args):
     return time.perf_counter() - start, usage.ru_maxrss, os.waitstatus_to_exitcode(status)
 
 
+def mean_size(directory):
+    names = os.listdir(directory)
+    return sum(os.path.getsize(os.path.join(directory, f)) for f in names) / len(names)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=8640)
@@ -112,12 +117,11 @@ def main():
     ap.add_argument("--reuse", action="store_true",
                     help="use the directory a --keep run left (skip building it)")
     a = ap.parse_args()
-    base = base_report(a.source)
-    size = len(json.dumps(base))
-    print(f"base report: {size} bytes, {len(base['top']['groups'])} programs, "
-          f"{len(base['cgroups'])} cgroups")
     t = time.perf_counter()
     if not (a.reuse and os.path.isdir(os.path.join(a.dir, "yaml"))):
+        base = base_report(a.source)
+        print(f"base report: {len(json.dumps(base))} bytes, {len(base['top']['groups'])} "
+              f"programs, {len(base['cgroups'])} cgroups")
         shutil.rmtree(a.dir, ignore_errors=True)
         build(base, a.dir, a.files)
         print(f"built {a.files} reports x 3 formats in {time.perf_counter() - t:.1f} s "
@@ -133,7 +137,8 @@ def main():
         results[label] = wall
         n = a.files // 2 if label == "half" else a.files
         print(f"{label:8s} {n:6d} files  {wall:6.2f} s  {wall / n * 1000:6.3f} ms/file  "
-              f"peak RSS {rss_kib / 1024:6.1f} MiB  exit {code}")
+              f"peak RSS {rss_kib / 1024:6.1f} MiB  exit {code}  "
+              f"({mean_size(os.path.join(a.dir, label)) / 1024:.0f} KiB a file)")
     print(f"yaml/json {results['yaml'] / results['json']:.2f}x   "
           f"json.gz/json {results['json.gz'] / results['json']:.2f}x")
     out = subprocess.run([sys.executable, "-m", "memscope", "trend",

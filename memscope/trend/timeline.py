@@ -21,6 +21,7 @@ Each break starts a new segment; every segment is analysed on its own.
 from __future__ import annotations
 
 import calendar
+import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -74,15 +75,16 @@ class Entry:
         self.taken_at = source.get("taken_at")
         self.epoch = parse_taken_at(self.taken_at)
         boot = source.get("boot_id")
-        self.boot_id = boot if isinstance(boot, str) and boot else None
+        # the same few strings in thousands of headers: one copy each
+        self.boot_id = sys.intern(boot) if isinstance(boot, str) and boot else None
         from memscope.trend.series import _num
 
         up = _num(source.get("uptime"))
         self.uptime = up if up is not None and up >= 0 else None
         host = source.get("hostname")
-        self.hostname = host if isinstance(host, str) else None
+        self.hostname = sys.intern(host) if isinstance(host, str) else None
         kernel = source.get("kernel")
-        self.kernel = kernel if isinstance(kernel, str) else None
+        self.kernel = sys.intern(kernel) if isinstance(kernel, str) else None
         self.t = self.epoch
         self.segment = 0
 
