@@ -449,6 +449,30 @@ def test_yaml_json_and_gzip_give_the_same_history(tmp_path):
     assert a["series"] == b["series"] and b["skipped"] == []
 
 
+def test_which_names_in_a_directory_are_read(tmp_path):
+    for name in ("a.json", "b.yaml", "c.yml", "d.json.gz", "e.yml.gz", "f.yaml.gz",
+                 "g.txt", "h.json.bak", ".hidden.json", "i.gz"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "sub.json").mkdir()
+    files, skipped = read.list_inputs([str(tmp_path), str(tmp_path / "missing.json")])
+    assert [os.path.basename(f) for f in files] == ["a.json", "b.yaml", "c.yml", "d.json.gz",
+                                                    "e.yml.gz", "f.yaml.gz"]
+    assert skipped == [{"file": str(tmp_path / "missing.json"), "reason": "no such file"}]
+
+
+def test_summary_documents_are_a_history_too(tmp_path):
+    """`memscope summary --format json` written by cron: available, swap and the
+    categories are followed (no programs or cgroups in a summary)."""
+    for i in range(10):
+        doc = make_report(T0 + i * 300, available=10 * GiB - i * 10 * MiB)
+        write(tmp_path, f"s{i}", doc["summary"])
+    doc = build_trend([str(tmp_path)])
+    assert doc["reports"] == 10 and doc["skipped"] == []
+    assert series(doc, "system", "available")["rate_bytes_per_hour"] == pytest.approx(
+        -120 * MiB, abs=2)
+    assert not [s for s in doc["series"] if s["kind"] in ("program", "cgroup")]
+
+
 def test_yaml_subset_reads_what_the_whole_document_says():
     import yaml
 
