@@ -280,6 +280,25 @@ def test_an_aggregate_ranks_below_the_program_it_contains(tmp_path):
     assert ("cgroup", "/app") in names
 
 
+def test_slab_caches_are_followed_when_reports_carry_them(tmp_path):
+    """A report with a `slab` section (the `memscope slab` document): each cache is a
+    series; a cache that grows steadily is a suspect like a program."""
+    for i in range(12):
+        doc = make_report(T0 + i * 600)
+        doc["slab"] = {"schema_version": 1, "total_bytes": None, "caches": [
+            {"name": "kmalloc-256", "bytes": 40 * MiB + 6 * MiB * i},
+            {"name": "dentry", "bytes": 80 * MiB, "reclaimable": True},
+            {"name": "bad", "bytes": None}]}
+        write(tmp_path, f"r{i:02d}", doc, fmt=("json", "yaml")[i % 2])
+    doc = build_trend([str(tmp_path)])
+    assert series(doc, "slab", "kmalloc-256")["rate_bytes_per_hour"] == pytest.approx(
+        36 * MiB, abs=2)
+    assert series(doc, "slab", "dentry")["points"] == 12
+    assert not [s for s in doc["series"] if s["name"] == "bad"]
+    assert ("slab", "kmalloc-256") in [(s["kind"], s["name"]) for s in doc["leak_suspects"]]
+    assert {s["kind"] for s in build_trend([str(tmp_path)], by="slab")["series"]} == {"slab"}
+
+
 def test_noise_and_small_growth_are_not_suspects(tmp_path):
     rng = random.Random(11)
     for i in range(40):
