@@ -870,6 +870,50 @@ def snapshot(output: str, maps: bool, root: str, debug: bool) -> None:
               f"snapshot (permission denied; {denied_hint()})"])
 
 
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, metavar="REPORT...|DIR")
+@output_options(root=False)
+@click.option("--since", metavar="TIME",
+              help="Only reports from TIME on: ISO 8601 (2026-12-01T08:00Z; UTC unless it "
+                   "says a zone) or a duration back from the newest report (24h, 90m, 7d).")
+@click.option("--until", metavar="TIME", help="Only reports up to TIME (as --since).")
+@click.option("--by", type=click.Choice(("program", "cgroup", "category", "user", "slab")),
+              help="Only these series (category includes available and swap used); "
+                   "forecasts of available and swap are always made.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Only the N most suspicious series in the table (machine output has all).")
+def trend(paths, since: Optional[str], until: Optional[str], by: Optional[str],
+          limit: Optional[int], fmt: str, output: Optional[str], unit: Optional[str],
+          si: bool, debug: bool) -> None:
+    """A history of reports (the cron job's): every series' rate and steadiness, the leak
+    suspects, when available memory, swap and each cgroup reach their limit, and where the
+    history breaks (reboot, gap, another host or kernel). Reads REPORT files or every
+    *.yaml, *.yml, *.json (and .gz) in DIR, in any order."""
+    from memscope.render.trend import trend_table
+    from memscope.render.units import Units
+    from memscope.trend.timeline import parse_when
+
+    for name, value in (("--since", since), ("--until", until)):
+        if value is not None:
+            try:
+                parse_when(value, 0.0)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint=name) from None
+    units = Units(unit, si)
+
+    def build():
+        from memscope.trend.build import build_trend
+
+        doc = build_trend(list(paths), since, until, by)
+        if doc["skipped"]:
+            shown = "; ".join(f"{s['file']}: {s['reason']}" for s in doc["skipped"][:3])
+            more = f" (and {len(doc['skipped']) - 3} more)" if len(doc["skipped"]) > 3 else ""
+            warn([f"{len(doc['skipped'])} file(s) skipped: {shown}{more}"])
+        return doc
+
+    run(build, lambda doc: trend_table(doc, units, limit), fmt, output)
+
+
 def _quiet_stdout() -> None:
     """After EPIPE: point stdout at /dev/null so the interpreter's final flush is silent."""
     try:

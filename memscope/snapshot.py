@@ -25,7 +25,8 @@ SYSTEM_FILES = [
     "proc/meminfo", "proc/zoneinfo", "proc/vmstat", "proc/buddyinfo", "proc/vmallocinfo",
     "proc/slabinfo", "proc/pressure/memory", "proc/sysvipc/shm", "proc/self/mounts",
     "proc/self/cgroup", "proc/config.gz", "proc/sys/kernel/hostname",
-    "proc/sys/kernel/osrelease", "proc/sys/vm/min_free_kbytes",
+    "proc/sys/kernel/osrelease", "proc/sys/kernel/random/boot_id", "proc/uptime",
+    "proc/sys/vm/min_free_kbytes",
     "proc/sys/vm/watermark_scale_factor", "proc/sys/vm/lowmem_reserve_ratio",
     "proc/spl/kstat/zfs/arcstats",
 ]

@@ -42,6 +42,7 @@ def collect_report(root: Root):
     results = scan(root, list_pids(root), opts, users)
     top, warnings = build_top(results, "pss", 20, (), None, "program", limit_groups=False,
                               shared_swap=shmem_swap(root, results))
+    top["user_groups"] = user_groups(results)
     known = dict(results)  # the cgroups' members: read once, here
     cgroups = []
     try:
@@ -63,3 +64,15 @@ def collect_report(root: Root):
     return {"schema_version": SCHEMA_VERSION, "source": summary["source"],
             "summary": summary, "zones": zones, "vmalloc": vmalloc, "top": top,
             "cgroups": cgroups, "notes": notes.items}, warnings
+
+
+def user_groups(results) -> list:
+    """Every process folded by user (as ``top --group-by user``), for ``trend --by user``:
+    the report's ``top.processes`` are only the largest 20."""
+    from memscope.model.top import group
+
+    docs = [res.doc for _pid, res in results
+            if res.kind not in ("vanished", "kernel", "unparsable", "unreadable")
+            and res.doc is not None]
+    return group(docs, [d.get("user") or "?" for d in docs])
+

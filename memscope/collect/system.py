@@ -12,6 +12,7 @@ from memscope.model import Notes
 from memscope.model.system import SystemInputs, rebuild_available
 from memscope.parsers import parse_int
 from memscope.parsers.sysctl import parse_number
+from memscope.parsers.identity import parse_boot_id, parse_uptime
 from memscope.parsers.kconfig import parse_kconfig
 from memscope.parsers.meminfo import parse_meminfo
 from memscope.parsers.pressure import parse_pressure
@@ -25,7 +26,14 @@ LIVE_REREADS = 3
 
 
 def read_identity(root: Root) -> dict:
-    """source{root, hostname, kernel, taken_at}: from the root, never from this machine."""
+    """source{root, hostname, kernel, taken_at, boot_id, uptime}: from the root, never from
+    this machine; null where the root does not hold them.
+
+    boot_id and uptime let ``trend`` order a series of reports and see reboots: taken_at has
+    one-second resolution and follows the wall clock, uptime (CLOCK_BOOTTIME, seconds as a
+    float) does neither (proc(5) /proc/uptime; random(4) boot_id: "a random string ... that
+    is unique per boot").
+    """
     hostname = root.read_optional("proc/sys/kernel/hostname")
     kernel = root.read_optional("proc/sys/kernel/osrelease")
     return {
@@ -33,7 +41,17 @@ def read_identity(root: Root) -> dict:
         "hostname": hostname.strip() if hostname else None,
         "kernel": kernel.strip() if kernel else None,
         "taken_at": root.taken_at(),
+        "boot_id": parse_boot_id(_quiet_read(root, "proc/sys/kernel/random/boot_id")),
+        "uptime": parse_uptime(_quiet_read(root, "proc/uptime")),
     }
+
+
+def _quiet_read(root: Root, rel: str) -> Optional[str]:
+    """An optional identity file: null where absent or unreadable (the null says it)."""
+    try:
+        return root.read_optional(rel)
+    except SourceError:
+        return None
 
 
 def page_size(root: Root, meminfo, zoneinfo, notes: Notes) -> int:

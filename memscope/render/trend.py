@@ -1,0 +1,128 @@
+"""The ``trend`` table: what was read and where the history breaks, the leak suspects, the
+forecasts, then one line per series (sorted by suspicion) with a sparkline of its history.
+
+Sparklines use the eight block elements ▁▂▃▄▅▆▇█ under a UTF-8 locale and ``_.:-=+*#``
+otherwise (the locale is LC_ALL, else LC_CTYPE, else LANG, as setlocale reads them; Python
+coerces the C locale to UTF-8 for its own streams, so its stream encoding does not say
+what the terminal shows).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Optional
+
+from memscope.render.table import clean, grid
+from memscope.render.units import Units
+
+BLOCKS = "▁▂▃▄▅▆▇█"
+ASCII_BLOCKS = "_.:-=+*#"
+ASCII = {"²": "2", "→": "->", "±": "+/-", "−": "-", "…": "..."}
+
+
+def unicode_locale(env=None) -> bool:
+    env = os.environ if env is None else env
+    for name in ("LC_ALL", "LC_CTYPE", "LANG"):
+        value = env.get(name)
+        if value:
+            low = value.lower()
+            return "utf-8" in low or "utf8" in low
+    return False
+
+
+def sparkline(values: List[Optional[int]], unicode: bool = True, points: int = 0) -> str:
+    """One character per bucket of the segment, scaled between the series' own min and
+    max; a blank where a bucket holds no report, unless the series has fewer points than
+    buckets (then only the buckets that hold one)."""
+    chars = BLOCKS if unicode else ASCII_BLOCKS
+    known = [v for v in values if v is not None]
+    if points < len(values):
+        values = known
+    if not known:
+        return ""
+    lo, hi = min(known), max(known)
+    out = []
+    for v in values:
+        if v is None:
+            out.append(" ")
+        elif hi == lo:
+            out.append(chars[len(chars) // 2 - 1] if unicode else "-")
+        else:
+            out.append(chars[min(int((v - lo) / (hi - lo) * len(chars)), len(chars) - 1)])
+    return "".join(out)
+
+
+def ascii_text(text: str) -> str:
+    for k, v in ASCII.items():
+        text = text.replace(k, v)
+    return text
+
+
+def trend_table(doc: Dict[str, Any], units: Units, limit: Optional[int] = None,
+                unicode: Optional[bool] = None) -> str:
+    uni = unicode_locale() if unicode is None else unicode
+    def say(text: str) -> str:
+        return "\n".join(clean(line) for line in text.split("\n"))
+
+    u = units
+    blocks: List[str] = []
+    segs = doc["segments"]
+    head = f"{doc['reports']} report(s)"
+    if segs:
+        head += f", {segs[0]['since']} to {segs[-1]['until']}"
+    if doc.get("interval_seconds"):
+        from memscope.trend.timeline import human_duration
+
+        head += f", usually every {human_duration(doc['interval_seconds'])}"
+    head += f"; {len(segs)} segment(s)"
+    lines = [head]
+    for b in doc["breaks"]:
+        lines.append(f"break before {b['before']} ({b['at']}): {', '.join(b['kinds'])}: "
+                     f"{b['text']} (segment {b['segment']} starts)")
+    for s in doc["skipped"]:
+        lines.append(f"skipped {s['file']}: {s['reason']}")
+    blocks.append(say("\n".join(lines)))
+    if doc["leak_suspects"]:
+        blocks.append(say("Leak suspects (most suspicious first):\n" + "\n".join(
+            f"  {i}. {s['text']}" + (f" [segment {s['segment']}]" if len(segs) > 1 else "")
+            for i, s in enumerate(doc["leak_suspects"], 1))))
+    else:
+        blocks.append("Leak suspects: none (no series grows steadily and significantly)")
+    if doc["forecasts"]:
+        blocks.append(say("Forecasts (at the current rate, ± one standard error):\n" +
+                          "\n".join(f"  {f['text']}" for f in doc["forecasts"])))
+    rows = []
+    series = doc["series"] if limit is None else doc["series"][:limit]
+
+    def signed(n):
+        return "-" if n is None else ("+" if n > 0 else "") + u(n)
+
+    for s in series:
+        row = [s["kind"], clean(_cut(s["name"], 40))]
+        if len(segs) > 1:
+            row.append(str(s["segment"]))
+        row += [s["metric"], u(s["first"]), u(s["last"]), signed(s["change"]),
+                signed(s["rate_bytes_per_hour"]),
+                "-" if s["rate_stderr_bytes_per_hour"] is None
+                else u(s["rate_stderr_bytes_per_hour"]),
+                "-" if s["r2"] is None else f"{s['r2']:.2f}",
+                "-" if s["monotonicity"] is None else f"{s['monotonicity']:+.2f}",
+                "*" if s["suspect"] else "", sparkline(s["history"], uni, s["points"])]
+        rows.append(row)
+    headers = ["kind", "name"] + (["seg"] if len(segs) > 1 else []) + [
+        "metric", "first", "last", "change", "rate/h", "±/h", "R²", "mono", "leak",
+        "history"]
+    align = ["left", "left"] + (["right"] if len(segs) > 1 else []) + [
+        "left", "right", "right", "right", "right", "right", "right", "right", "left",
+        "left"]
+    if rows:
+        table = grid(rows, headers, align)
+        if limit is not None and len(doc["series"]) > limit:
+            table += f"\n({len(doc['series']) - limit} more series: drop --limit to see them)"
+        blocks.append(table)
+    text = "\n\n".join(blocks) + "\n"
+    return text if uni else ascii_text(text)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
