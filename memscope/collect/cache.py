@@ -11,9 +11,11 @@ after the open confirms a regular file. Symlinks inside a tree are not followed 
 the command line is followed, as find -H does.
 
 Memory is bounded by ``top``: files and directories go through model.cache.Ranking, totals
-are running sums, at most MAX_SKIPPED skipped files are named. Files reached twice (hard
-links, or symlinks with ``follow``) are counted once: only files with more than one link
-(or reached through a symlink) are remembered for that.
+are running sums, at most MAX_SKIPPED skipped files are named. Files reached twice are
+counted once: without ``follow`` only a file with more than one link (or named twice on the
+command line) can be, and only those are remembered; with ``follow`` any file can be reached
+again through a link, so every file and directory is remembered (device and inode: memory
+then grows with the tree, as find -L's does).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from memscope.collect.pagecache import PAGE, Meter, NotMeasurable, open_file
 from memscope.errors import MemscopeError, SourceError
 from memscope.model import Notes
 from memscope.model.cache import (MAX_SKIPPED, Ranking, Sums, build_cache,
-                                  directory_record, file_record)
+                                  directory_record, file_record, shown)
 from memscope.sources import Root
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NONBLOCK
@@ -106,7 +108,7 @@ class Scan:
     def skip(self, path: str, reason: str) -> None:
         self.skipped_count += 1
         if len(self.skipped) < MAX_SKIPPED:
-            self.skipped.append({"path": path, "reason": reason})
+            self.skipped.append({"path": shown(path), "reason": reason})
 
     def _key(self, size: int, figures) -> int:
         if self.sort == "size":
@@ -121,7 +123,7 @@ class Scan:
         if not statmod.S_ISREG(st.st_mode):
             self.skip(path_of(), _kind(st.st_mode))
             return
-        if st.st_nlink > 1 or via_link:
+        if st.st_nlink > 1 or via_link or self.follow:
             key = (st.st_dev, st.st_ino)
             if key in self.seen:
                 self.duplicates += 1

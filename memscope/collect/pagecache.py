@@ -133,7 +133,7 @@ class Meter:
                 raise NotMeasurable(DENIED)
             if code == errno.EOPNOTSUPP:  # hugetlbfs: mincore still answers
                 return self._mincore(fd, st)
-            raise NotMeasurable(f"cachestat failed ({os.strerror(code)})")
+            raise NotMeasurable(f"cachestat failed ({os.strerror(code).lower()})")
         s = self._stat
         return (s.nr_cache * PAGE, s.nr_dirty * PAGE, s.nr_writeback * PAGE,
                 s.nr_evicted * PAGE, s.nr_recently_evicted * PAGE)
@@ -170,12 +170,13 @@ class Meter:
             addr = self._mmap(None, length, mmap.PROT_READ, mmap.MAP_SHARED, fd, off)
             if addr is None or addr == failed:
                 code = ctypes.get_errno()
-                raise NotMeasurable(f"cannot be mapped to ask mincore ({os.strerror(code)})")
+                raise NotMeasurable("cannot be mapped to ask mincore "
+                                    f"({os.strerror(code).lower()})")
             try:
                 pages = (length + PAGE - 1) // PAGE
                 if self._mincore_fn(addr, length, self._vec) != 0:
                     code = ctypes.get_errno()
-                    raise NotMeasurable(f"mincore failed ({os.strerror(code)})")
+                    raise NotMeasurable(f"mincore failed ({os.strerror(code).lower()})")
                 resident += self._vec.raw[:pages].translate(self._odd).count(1)
             finally:
                 self._munmap(addr, length)

@@ -99,14 +99,24 @@ class Ranking:
                       key=lambda r: (-sort_key(r.get(by)), r["path"]))
 
 
+def shown(path: str) -> str:
+    """A file name that is not UTF-8 (os.fsdecode kept its bytes as surrogates) with those
+    bytes as \\xNN: JSON and YAML can carry it, and it still says which file."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def file_record(path: str, size: int, figures) -> Dict[str, Any]:
     cached, dirty, writeback, evicted, recent = figures
-    return {"path": path, "size": size, "cached": cached, "dirty": dirty,
+    return {"path": shown(path), "size": size, "cached": cached, "dirty": dirty,
             "writeback": writeback, "evicted": evicted, "recently_evicted": recent}
 
 
 def directory_record(path: str, sums: Sums) -> Dict[str, Any]:
-    rec: Dict[str, Any] = {"path": path}
+    rec: Dict[str, Any] = {"path": shown(path)}
     rec.update(sums.as_dict())
     return rec
 
