@@ -24,7 +24,8 @@ import os
 import stat as statmod
 from typing import Any, Dict, List, Optional
 
-from memscope.collect.pagecache import PAGE, Meter, NotMeasurable, open_file
+from memscope.collect.pagecache import (PAGE, PSEUDO_FS, Meter, NotMeasurable, fs_type,
+                                        open_file)
 from memscope.errors import MemscopeError, SourceError
 from memscope.model import Notes
 from memscope.model.cache import (MAX_SKIPPED, Ranking, Sums, build_cache,
@@ -224,6 +225,12 @@ class Scan:
             self.skip(path, _reason(exc) + " (directory not examined)")
             return None
         key = (st.st_dev, st.st_ino)
+        if st.st_dev != parent.key[0]:  # a mount point: is there page cache below it?
+            pseudo = PSEUDO_FS.get(fs_type(fd))
+            if pseudo is not None:
+                os.close(fd)
+                self.skip(path, f"{pseudo} filesystem: no page cache (not entered)")
+                return None
         if key in self.roots:  # also given on the command line, and examined already
             os.close(fd)
             self.duplicates += 1

@@ -210,3 +210,24 @@ def open_file(name: str, dir_fd=None, follow: bool = False) -> int:
         if not _O_NOATIME:
             raise
         return os.open(name, flags, dir_fd=dir_fd)
+
+
+# Filesystems that hold no page cache, by statfs f_type (include/uapi/linux/magic.h): a
+# recursive walk does not descend into them at a mount crossing (`cache -r /` would otherwise
+# open every file under /proc and /sys).
+PSEUDO_FS = {0x9fa0: "proc", 0x62656572: "sysfs", 0x27e0eb: "cgroup", 0x63677270: "cgroup2",
+             0x64626720: "debugfs", 0x74726163: "tracefs", 0x73636673: "securityfs",
+             0x1cd1: "devpts", 0xcafe4a11: "bpf", 0x6165676c: "pstore",
+             0x62656570: "configfs", 0x65735543: "fusectl", 0x19800202: "mqueue",
+             0xf97cff8c: "selinuxfs", 0x42494e4d: "binfmt_misc", 0x6e736673: "nsfs",
+             0x50495045: "pipefs", 0x534f434b: "sockfs", 0x858458f6: "ramfs"}
+
+
+def fs_type(fd: int):
+    """The statfs f_type of the filesystem holding ``fd``, or None."""
+    buf = ctypes.create_string_buffer(256)  # struct statfs is 120 bytes on 64-bit
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.fstatfs(fd, buf) != 0:
+        return None
+    # f_type is the first member, a __fsword_t (a long; unsigned int on s390x)
+    return ctypes.c_ulong.from_buffer(buf).value & 0xffffffff

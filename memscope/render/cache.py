@@ -86,7 +86,10 @@ def cache_table(doc: Dict[str, Any], units: Units) -> str:
         lines.append(", ".join(extra) + ".")
     blocks.append("\n".join(lines))
     if doc["skipped"]:
-        rows = [[_cut(s["path"]), clean(s["reason"])] for s in doc["skipped"][:TABLE_SKIPPED]]
+        # Unreadable files first: FIFOs, sockets and devices are skipped by design.
+        special = ("FIFO", "socket", "character device", "block device")
+        ranked = sorted(doc["skipped"], key=lambda s: s["reason"] in special)
+        rows = [[_cut(s["path"]), clean(s["reason"])] for s in ranked[:TABLE_SKIPPED]]
         more = totals["skipped"] - len(rows)
         blocks.append(f"Skipped ({totals['skipped']})\n" +
                       grid(rows, ["path", "reason"], ["left", "left"]) +
