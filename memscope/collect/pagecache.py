@@ -44,6 +44,7 @@ import errno
 import mmap
 import os
 import platform
+import struct
 
 PAGE = mmap.PAGESIZE
 
@@ -55,16 +56,6 @@ _O_NOATIME = getattr(os, "O_NOATIME", 0)
 OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
 # The mapping window for mincore: 1 GiB at a time, a 256 KiB vector reused.
 _WINDOW = 1 << 30
-
-
-class _Range(ctypes.Structure):
-    _fields_ = [("off", ctypes.c_uint64), ("len", ctypes.c_uint64)]
-
-
-class _Stat(ctypes.Structure):
-    _fields_ = [("nr_cache", ctypes.c_uint64), ("nr_dirty", ctypes.c_uint64),
-                ("nr_writeback", ctypes.c_uint64), ("nr_evicted", ctypes.c_uint64),
-                ("nr_recently_evicted", ctypes.c_uint64)]
 
 
 class NotMeasurable(Exception):
@@ -110,19 +101,19 @@ class Meter:
         nr = cachestat_number()
         if nr is None:
             return
-        fn = self._libc.syscall
-        fn.restype = ctypes.c_long
-        fn.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
-                       ctypes.c_uint]
-        self._range = _Range(0, 0)  # off 0, len 0: the whole file
-        self._stat = _Stat()
-        self._range_p = ctypes.addressof(self._range)
-        self._stat_p = ctypes.addressof(self._stat)
-        self._nr = nr
-        self._syscall = fn
+        # syscall(2) is variadic: no argtypes (their conversion doubles the cost of a call);
+        # the number goes as a C long, the two structs by reference, fd and flags as the C
+        # ints the kernel takes. One buffer: the range (16 bytes of zeros: off 0, len 0, the
+        # whole file) then the five counters.
+        self._buf = ctypes.create_string_buffer(16 + 5 * 8)
+        self._range_p = ctypes.byref(self._buf)
+        self._stat_p = ctypes.byref(self._buf, 16)
+        self._nr = ctypes.c_long(nr)
+        self._syscall = self._libc.syscall
+        self._unpack = struct.Struct("=5Q").unpack_from
         # Probe on fd -1: EBADF means the call exists (the fd is checked first); ENOSYS an
         # older kernel; EPERM a seccomp filter that does not know it (container runtimes).
-        if fn(nr, -1, self._range_p, self._stat_p, 0) == -1 and \
+        if self._syscall(self._nr, -1, self._range_p, self._stat_p, 0) == -1 and \
                 ctypes.get_errno() == errno.EBADF:
             self.method = "cachestat"
 
@@ -134,9 +125,8 @@ class Meter:
             if code == errno.EOPNOTSUPP:  # hugetlbfs: mincore still answers
                 return self._mincore(fd, st)
             raise NotMeasurable(f"cachestat failed ({os.strerror(code).lower()})")
-        s = self._stat
-        return (s.nr_cache * PAGE, s.nr_dirty * PAGE, s.nr_writeback * PAGE,
-                s.nr_evicted * PAGE, s.nr_recently_evicted * PAGE)
+        cached, dirty, writeback, evicted, recent = self._unpack(self._buf, 16)
+        return (cached * PAGE, dirty * PAGE, writeback * PAGE, evicted * PAGE, recent * PAGE)
 
     # -- mincore ------------------------------------------------------------------------
 
