@@ -559,3 +559,23 @@ def test_table(tmp_path):
     assert str(tmp_path / "f") in r.stdout and "8192" in r.stdout
     assert "The system's Cached (/proc/meminfo)" in r.stdout
     assert "Directories" in r.stdout
+
+
+@pytest.mark.parametrize("machine, number", [("x86_64", 451), ("aarch64", 451),
+                                             ("riscv64", 451), ("mips64", None),
+                                             ("alpha", None), ("vax", None)])
+def test_syscall_number_by_architecture(monkeypatch, machine, number):
+    from memscope.collect import pagecache
+
+    monkeypatch.setattr(pagecache.platform, "machine", lambda: machine)
+    assert pagecache.cachestat_number() == number
+    if number is None:
+        assert pagecache.Meter().method == "mincore"  # unknown: the fallback, not a guess
+
+
+def test_a_kernel_without_the_call_falls_back(monkeypatch):
+    """ENOSYS from the probe (here: a syscall number no kernel has) means mincore."""
+    from memscope.collect import pagecache
+
+    monkeypatch.setattr(pagecache, "cachestat_number", lambda: 100000)
+    assert pagecache.Meter().method == "mincore"

@@ -441,8 +441,10 @@ def _used_files(root: Root, pids: List[int], notes: Notes) -> Dict[Any, _Used]:
             entry.open = True
             entry.use(pid, comm, link)
     if denied:
+        why = ("run as root" if os.geteuid() != 0 else
+               "refused even to root: a ptrace policy such as Yama, or a security module")
         notes.add("processes_unreadable", f"{denied} process(es) could not be inspected "
-                  "(permission denied: run as root): the files they use are not listed")
+                  f"(permission denied: {why}): the files they use are not listed")
     if vanished:
         notes.add("processes_vanished", f"{vanished} process(es) exited during the scan")
     return used

@@ -47,13 +47,14 @@ def cache_table(doc: Dict[str, Any], units: Units) -> str:
         else ")"
     rows = []
     for rec in doc["files"]:
-        row = [_cut(rec["path"]) + (" (deleted)" if rec.get("deleted") else "")]
+        row = [_cut(rec["path"], 56 if procs else 80) +
+               (" (deleted)" if rec.get("deleted") else "")]
         row += _figures(u, rec, page)
         if procs:
             users = ",".join(str(p) for p in rec["pids"][:4])
             if len(rec["pids"]) > 4:
                 users += f",+{len(rec['pids']) - 4}"
-            row += [users, _cut(",".join(rec["programs"]), 30)]
+            row += [users, _cut(",".join(rec["programs"]), 24)]
         rows.append(row)
     head = ["path"] + [h if h != "size" or not u.label else f"size ({u.label})" for h in HEAD]
     if procs:
