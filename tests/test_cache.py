@@ -133,6 +133,16 @@ def known_files(tmp_path):
     empty = tmp_path / "empty"
     empty.touch()
     expected[str(empty)] = 0
+
+    # bigger than one mincore window (1 GiB): three mappings, pages in the second and third
+    huge = tmp_path / "huge"
+    fd = os.open(huge, os.O_RDWR | os.O_CREAT, 0o644)
+    os.ftruncate(fd, 3 * 1024 * MIB + 5)
+    os.pwrite(fd, b"h" * PAGE, 1024 * MIB + 8 * PAGE)
+    os.pwrite(fd, b"h", 3 * 1024 * MIB + 4)  # the last, partial page
+    os.fsync(fd)
+    os.close(fd)
+    expected[str(huge)] = 2 * PAGE
     return expected
 
 
@@ -579,3 +589,50 @@ def test_a_kernel_without_the_call_falls_back(monkeypatch):
 
     monkeypatch.setattr(pagecache, "cachestat_number", lambda: 100000)
     assert pagecache.Meter().method == "mincore"
+
+
+@needs_fincore
+def test_tmpfs_files(tmp_path):
+    """Shmem files (tmpfs): in the page cache by construction, as fincore sees them."""
+    if not os.path.isdir("/dev/shm"):
+        pytest.skip("no /dev/shm")
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="memscope-test-", dir="/dev/shm")
+    try:
+        path = os.path.join(d, "shm")
+        write_clean(path, MIB + 1)
+        doc, _ = cache_json(path, method="cachestat" if cachestat_available() else "mincore")
+        assert doc["files"][0]["cached"] == pages(MIB + 1) == fincore(path)[path]
+    finally:
+        shutil.rmtree(d)
+
+
+def test_skipped_files_are_all_counted_and_the_first_thousand_named(tmp_path):
+    from memscope.model.cache import MAX_SKIPPED
+
+    for i in range(MAX_SKIPPED + 50):
+        os.mkfifo(tmp_path / f"p{i}")
+    doc, err = cache_json(tmp_path, method="cachestat" if cachestat_available() else "mincore")
+    assert doc["totals"]["skipped"] == MAX_SKIPPED + 50
+    assert len(doc["skipped"]) == MAX_SKIPPED
+    assert "skipped_truncated" in [n["code"] for n in doc["notes"]]
+    assert f"{MAX_SKIPPED + 50} file(s)" in err
+
+
+def test_ranking_keeps_only_the_top_and_ranks_unknown_last():
+    from memscope.model.cache import Ranking, sort_key
+
+    ranking = Ranking(5)
+    for i in range(10000):
+        value = None if i % 7 == 0 else (i * 7919) % 10007
+        ranking.offer(sort_key(value), lambda i=i, v=value: {"path": f"f{i}", "dirty": v})
+    assert len(ranking._heap) == 5
+    top = ranking.sorted("dirty")
+    values = sorted(((i * 7919) % 10007 for i in range(10000) if i % 7), reverse=True)
+    assert [r["dirty"] for r in top] == values[:5]
+    only_unknown = Ranking(3)
+    for i in range(5):
+        only_unknown.offer(sort_key(None), lambda i=i: {"path": f"u{i}", "dirty": None})
+    only_unknown.offer(sort_key(0), lambda: {"path": "zero", "dirty": 0})
+    assert only_unknown.sorted("dirty")[0]["path"] == "zero"  # known 0 before unknown
