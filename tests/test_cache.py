@@ -555,6 +555,13 @@ def test_usage_errors(args):
     assert r.returncode == 2 and "Traceback" not in r.stderr
 
 
+def test_no_such_process_is_one_line_exit_1():
+    r = run_memscope("cache", "--procs", "--pid", "4194304")  # above pid_max's ceiling
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr == "memscope: error: no such process: 4194304 (it has exited, or is " \
+        "hidden by hidepid=; check with ps)\n"
+
+
 def test_missing_path_is_skipped_with_the_reason(tmp_path):
     method = "cachestat" if cachestat_available() else "mincore"
     doc, err = cache_json(tmp_path / "nope", method=method)

@@ -475,6 +475,11 @@ def _open_used(entry: _Used, key):
 def collect_procs(root: Root, pids: List[int], sort: str, top: int) -> Dict[str, Any]:
     from memscope.collect.procs import list_pids
 
+    missing = [pid for pid in pids if not root.isdir(f"proc/{pid}")]
+    if missing:
+        raise MemscopeError(
+            f"no such process: {', '.join(map(str, missing))} (it has exited, or is hidden "
+            "by hidepid=; check with ps)")
     scan = Scan(sort, top, False, False)
     wanted = pids or list_pids(root)
     used = _used_files(root, wanted, scan.notes)
