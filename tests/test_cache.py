@@ -562,11 +562,21 @@ def test_no_such_process_is_one_line_exit_1():
         "hidden by hidepid=; check with ps)\n"
 
 
-def test_missing_path_is_skipped_with_the_reason(tmp_path):
+def test_missing_path_is_one_line_exit_1(tmp_path):
+    r = run_memscope("cache", tmp_path, tmp_path / "nope")
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr == f"memscope: error: {tmp_path / 'nope'}: no such file or directory " \
+        "(check the PATH)\n"
+
+
+def test_dangling_symlink_as_path_is_skipped_with_the_reason(tmp_path):
+    os.symlink("nowhere", tmp_path / "dangling")
     method = "cachestat" if cachestat_available() else "mincore"
-    doc, err = cache_json(tmp_path / "nope", method=method)
-    assert doc["skipped"] == [{"path": str(tmp_path / "nope"),
-                               "reason": "no such file or directory"}]
+    os.symlink("loop", tmp_path / "loop")
+    doc, err = cache_json(tmp_path / "dangling", tmp_path / "loop", method=method)
+    assert doc["skipped"] == [{"path": str(tmp_path / "dangling"), "reason": "dangling symlink"},
+                              {"path": str(tmp_path / "loop"), "reason": "symlink loop"}]
+    assert "2 file(s) could not be measured" in err
 
 
 def test_table(tmp_path):

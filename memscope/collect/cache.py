@@ -20,6 +20,7 @@ then grows with the tree, as find -L's does).
 
 from __future__ import annotations
 
+import errno
 import os
 import stat as statmod
 from typing import Any, Dict, List, Optional
@@ -47,8 +48,6 @@ def _kind(mode: int) -> str:
 
 
 def _reason(exc: OSError) -> str:
-    import errno
-
     if exc.errno in (errno.EACCES, errno.EPERM):
         return "permission denied"
     if exc.errno == errno.ENOENT:
@@ -148,7 +147,12 @@ class Scan:
         try:
             st = os.stat(arg)
         except OSError as exc:
-            self.skip(arg, "no such file or directory" if exc.errno == 2 else _reason(exc))
+            if exc.errno == errno.ENOENT:  # lexists said it is there: a link to nothing
+                self.skip(arg, "dangling symlink")
+            elif exc.errno == errno.ELOOP:
+                self.skip(arg, "symlink loop")
+            else:
+                self.skip(arg, _reason(exc))
             return
         if statmod.S_ISDIR(st.st_mode):
             self._tree(arg, st)
@@ -297,8 +301,6 @@ class Scan:
         try:
             st = os.stat(name, dir_fd=frame.fd)
         except OSError as exc:
-            import errno
-
             if exc.errno == errno.ELOOP:
                 self.skip(base + name, "symlink loop")
             elif exc.errno == errno.ENOENT:
@@ -352,6 +354,10 @@ def raise_nofile() -> None:
 
 def collect_cache(root: Root, paths, sort: str, top: int, recursive: bool,
                   follow: bool) -> Dict[str, Any]:
+    missing = [p for p in paths if not os.path.lexists(p)]
+    if missing:
+        raise MemscopeError(f"{', '.join(missing)}: no such file or directory (check the "
+                            "PATH)")
     if recursive:
         raise_nofile()
     scan = Scan(sort, top, recursive, follow)
