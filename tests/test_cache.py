@@ -199,13 +199,19 @@ def test_pages_read_back_match_fincore(tmp_path, method):
 
 @needs_cachestat
 def test_fresh_writes_are_dirty(tmp_path):
-    """Written, not yet synced: every cached page is dirty or already under writeback."""
+    """Written, not yet synced: every cached page is dirty or already under writeback.
+    (The flusher may write the file back before memscope looks, when other work on the
+    machine crosses the dirty thresholds: then write it again, a few times at most.)"""
     path = tmp_path / "fresh"
-    with open(path, "wb") as f:
-        f.write(b"d" * (MIB + 100))
-    doc, _ = cache_json(path)
-    rec = doc["files"][0]
-    assert rec["cached"] == pages(MIB + 100)
+    for _attempt in range(5):
+        with open(path, "wb") as f:
+            f.write(b"d" * (MIB + 100))
+        doc, _ = cache_json(path)
+        rec = doc["files"][0]
+        assert rec["cached"] == pages(MIB + 100)
+        assert rec["dirty"] + rec["writeback"] <= rec["cached"]
+        if rec["dirty"] > 0 and rec["dirty"] + rec["writeback"] == rec["cached"]:
+            break
     assert rec["dirty"] + rec["writeback"] == rec["cached"]
     assert rec["dirty"] > 0
     assert doc["totals"]["dirty"] == rec["dirty"]
