@@ -100,7 +100,6 @@ class Scan:
         self.visited: set = set()  # (dev, ino) of directories, with follow only
         self.roots: set = set()  # (dev, ino) of the directories given as PATH
         self.notes = Notes()
-        self._by = 0 if sort == "size" else None
         self._index = _SORT_INDEX.get(sort, 0)
 
     # -- bookkeeping --------------------------------------------------------------------
