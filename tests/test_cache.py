@@ -649,13 +649,24 @@ def test_ranking_keeps_only_the_top_and_ranks_unknown_last():
     ranking = Ranking(5)
     for i in range(10000):
         value = None if i % 7 == 0 else (i * 7919) % 10007
-        ranking.offer(sort_key(value), lambda i=i, v=value: {"path": f"f{i}", "dirty": v})
+        ranking.offer(sort_key(value), lambda i=i, v=value: {"path": f"f{i}", "dirty": v,
+                                                             "cached": 0, "size": 0})
     assert len(ranking._heap) == 5
     top = ranking.sorted("dirty")
     values = sorted(((i * 7919) % 10007 for i in range(10000) if i % 7), reverse=True)
     assert [r["dirty"] for r in top] == values[:5]
     only_unknown = Ranking(3)
     for i in range(5):
-        only_unknown.offer(sort_key(None), lambda i=i: {"path": f"u{i}", "dirty": None})
-    only_unknown.offer(sort_key(0), lambda: {"path": "zero", "dirty": 0})
+        only_unknown.offer(sort_key(None), lambda i=i: {"path": f"u{i}", "dirty": None,
+                                                        "cached": 0, "size": 0})
+    only_unknown.offer(sort_key(0), lambda: {"path": "zero", "dirty": 0, "cached": 0,
+                                             "size": 0})
     assert only_unknown.sorted("dirty")[0]["path"] == "zero"  # known 0 before unknown
+
+
+def test_mincore_sort_by_a_figure_it_cannot_tell_ranks_by_cached(tmp_path):
+    for i, size in enumerate((PAGE, 3 * PAGE, 2 * PAGE)):
+        write_clean(tmp_path / f"f{i}", size)
+    doc, _ = cache_json("-r", tmp_path, "--sort", "evicted", method="mincore")
+    assert [os.path.basename(f["path"]) for f in doc["files"]] == ["f1", "f2", "f0"]
+    assert "sort_unknown" in [n["code"] for n in doc["notes"]]

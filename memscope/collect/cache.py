@@ -109,11 +109,13 @@ class Scan:
         if len(self.skipped) < MAX_SKIPPED:
             self.skipped.append({"path": shown(path), "reason": reason})
 
-    def _key(self, size: int, figures) -> int:
+    def _key(self, size: int, figures):
+        """The ranking key: the --sort figure (unknown below 0), then cached bytes, then
+        size — so a figure mincore can't tell still ranks by what is known."""
         if self.sort == "size":
-            return size
+            return (size, figures[0], 0)
         value = figures[self._index]
-        return -1 if value is None else value
+        return (-1 if value is None else value, figures[0], size)
 
     def _measure(self, fd: int, path_of, sums: Sums, via_link: bool = False) -> None:
         """Measure an open file (the caller closes it). ``path_of`` builds the path only
@@ -212,10 +214,9 @@ class Scan:
                 stack[-1].sums.merge(frame.sums)
             else:
                 self.totals.merge(frame.sums)
-            key = self._key(frame.sums.size, (frame.sums.cached, frame.sums.dirty, None,
-                                              frame.sums.evicted, None))
-            if frame.sums.unknown and self.sort in ("dirty", "evicted"):
-                key = -1
+            shown_sums = frame.sums.as_dict()
+            key = self._key(frame.sums.size, (shown_sums["cached"], shown_sums["dirty"], None,
+                                              shown_sums["evicted"], None))
             self.dirs.offer(key, lambda f=frame: directory_record(f.path, f.sums))
 
     def _enter(self, parent: _Frame, name: str, via_link: bool, ancestors) -> Optional[_Frame]:

@@ -213,11 +213,16 @@ PSEUDO_FS = {0x9fa0: "proc", 0x62656572: "sysfs", 0x27e0eb: "cgroup", 0x63677270
              0x50495045: "pipefs", 0x534f434b: "sockfs", 0x858458f6: "ramfs"}
 
 
+_LIBC = None
+
+
 def fs_type(fd: int):
     """The statfs f_type of the filesystem holding ``fd``, or None."""
+    global _LIBC
+    if _LIBC is None:
+        _LIBC = ctypes.CDLL(None, use_errno=True)
     buf = ctypes.create_string_buffer(256)  # struct statfs is 120 bytes on 64-bit
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.fstatfs(fd, buf) != 0:
+    if _LIBC.fstatfs(fd, buf) != 0:
         return None
     # f_type is the first member, a __fsword_t (a long; unsigned int on s390x)
     return ctypes.c_ulong.from_buffer(buf).value & 0xffffffff

@@ -72,18 +72,19 @@ def sort_key(value: Optional[int]) -> int:
 
 
 class Ranking:
-    """The ``n`` largest records by key (all of them when ``n`` is 0), in bounded memory."""
+    """The ``n`` largest records by key (all of them when ``n`` is 0), in bounded memory.
+    Keys are anything ordered (the scan uses tuples: figure, cached, size)."""
 
     def __init__(self, n: int) -> None:
         self.n = n
         self._heap: List[Any] = []
         self._count = 0
 
-    def wants(self, key: int) -> bool:
+    def wants(self, key) -> bool:
         """Would a record with this key be kept? (Build records only for those.)"""
         return not self.n or len(self._heap) < self.n or key > self._heap[0][0]
 
-    def offer(self, key: int, make: Callable[[], Dict[str, Any]]) -> None:
+    def offer(self, key, make: Callable[[], Dict[str, Any]]) -> None:
         if not self.wants(key):
             return
         self._count += 1
@@ -94,9 +95,10 @@ class Ranking:
             heapq.heappush(self._heap, item)
 
     def sorted(self, by: str) -> List[Dict[str, Any]]:
-        """Largest first; equal keys by path."""
+        """Largest first: by ``by`` (unknown last), then cached bytes, size, path."""
         return sorted((rec for _k, _c, rec in self._heap),
-                      key=lambda r: (-sort_key(r.get(by)), r["path"]))
+                      key=lambda r: (-sort_key(r.get(by)), -r["cached"], -r["size"],
+                                     r["path"]))
 
 
 def shown(path: str) -> str:
@@ -137,6 +139,9 @@ def build_cache(source: str, page_size: int, sort: str, top: int, files: List[Di
         notes.add("mincore", "this kernel has no cachestat system call (Linux 6.5+), or it "
                   "is filtered: residency comes from mincore, which tells cached bytes only "
                   "(dirty, writeback, evicted are null)")
+    if source == "mincore" and sort in ("dirty", "evicted"):
+        notes.add("sort_unknown", f"mincore cannot tell {sort} bytes: files are ranked by "
+                  "cached bytes instead")
     if t["skipped"] > len(skipped):
         notes.add("skipped_truncated", f"{t['skipped']} files were skipped; the first "
                   f"{len(skipped)} are named")
