@@ -54,7 +54,8 @@ def cache_table(doc: Dict[str, Any], units: Units) -> str:
             users = ",".join(str(p) for p in rec["pids"][:4])
             if len(rec["pids"]) > 4:
                 users += f",+{len(rec['pids']) - 4}"
-            row += [users, _cut(",".join(rec["programs"]), 24)]
+            programs = clean(",".join(rec["programs"]))
+            row += [users, programs if len(programs) <= 24 else programs[:21] + "..."]
         rows.append(row)
     head = ["path"] + [h if h != "size" or not u.label else f"size ({u.label})" for h in HEAD]
     if procs:
