@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import click
 
@@ -324,7 +324,35 @@ def explain_options(f: Callable) -> Callable:
     f = click.option("--cgroup", "cgroup_path", metavar="PATH",
                      help="Judge this memory cgroup against its limit (relative to the "
                           "memory hierarchy's mount, or a full /sys/fs/cgroup path).")(f)
+    f = click.option("--history", metavar="DIR",
+                     help="Add the trend findings (leak suspects, exhaustion forecasts) of "
+                          "the reports in DIR (the cron job's; as memscope trend DIR).")(f)
     return f
+
+
+def history_findings(history: Optional[str]) -> List[Dict[str, Any]]:
+    """explain/check --history DIR: the trend of the reports there, as findings (a file
+    that is not a readable report is skipped with a warning, as trend does)."""
+    if history is None:
+        return []
+    from memscope.trend.build import build_trend
+    from memscope.trend.findings import trend_findings
+
+    from memscope.errors import MemscopeError
+
+    try:
+        doc = build_trend([history], None, None, None)
+    except MemscopeError as exc:  # no readable report: the diagnosis stands without them
+        warn([f"--history: no trend findings: {exc}"])
+        return []
+    if doc["skipped"]:
+        warn([f"--history: {len(doc['skipped'])} file(s) skipped: "
+              f"{doc['skipped'][0]['file']}: {doc['skipped'][0]['reason']}"
+              + (" (and more)" if len(doc["skipped"]) > 1 else "")])
+    found = trend_findings(doc, history)
+    for f in found:
+        f.setdefault("scope", "cgroup" if " cgroup " in f" {f.get('text', '')}" else "system")
+    return found
 
 
 def _explain_args(root: str, since: Optional[str], interval: Optional[float]):
@@ -343,8 +371,8 @@ def _explain_args(root: str, since: Optional[str], interval: Optional[float]):
 @output_options(PROM)
 @explain_options
 def explain(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: bool,
-            debug: bool, cgroup_path: Optional[str], since: Optional[str],
-            interval: Optional[float]) -> None:
+            debug: bool, history: Optional[str], cgroup_path: Optional[str],
+            since: Optional[str], interval: Optional[float]) -> None:
     """The diagnosis in words: a verdict (ok, attention, pressure, critical) with the
     sentence that earns it, then findings, most severe first, each with its evidence, the
     kernel's reasons and the memscope command that shows more."""
@@ -357,7 +385,7 @@ def explain(root: str, fmt: str, output: Optional[str], unit: Optional[str], si:
     def build():
         docs, notes, scope, warnings = collect_explain(src, cgroup_path, since, interval)
         warn(warnings)
-        return diagnose(docs, notes=notes, scope=scope)
+        return diagnose(docs, extra=history_findings(history), notes=notes, scope=scope)
 
     run(build, explain_table, fmt, output, prom="explain_prom")
 
@@ -377,9 +405,9 @@ def explain(root: str, fmt: str, output: Optional[str], unit: Optional[str], si:
                    "10 (cgroup).")
 @quiet_option
 @click.option("--debug", is_flag=True, help="Show a traceback for errors (for bug reports).")
-def check(root: str, cgroup_path: Optional[str], since: Optional[str],
-          interval: Optional[float], warning: Optional[float], critical: Optional[float],
-          debug: bool) -> None:
+def check(root: str, history: Optional[str], cgroup_path: Optional[str],
+          since: Optional[str], interval: Optional[float], warning: Optional[float],
+          critical: Optional[float], debug: bool) -> None:
     """The explain rules as a monitoring plugin (Nagios, Icinga, Sensu, Zabbix): one line
     `MEMORY OK|WARNING|CRITICAL|UNKNOWN - <sentence> | <perfdata>`; exit 0 OK, 1 WARNING,
     2 CRITICAL, 3 UNKNOWN (memscope could not read what it needs, or bad arguments)."""
@@ -394,7 +422,7 @@ def check(root: str, cgroup_path: Optional[str], since: Optional[str],
     docs, notes, scope, _warnings = collect_explain(src, cgroup_path, since, interval,
                                                     light=True)
     docs.thresholds = {"warning": warning, "critical": critical}
-    doc = diagnose(docs, notes=notes, scope=scope)
+    doc = diagnose(docs, extra=history_findings(history), notes=notes, scope=scope)
     line, status = check_line(doc, docs)
     from memscope.output import emit
 

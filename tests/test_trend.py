@@ -857,3 +857,35 @@ def test_a_day_of_reports_from_the_leaking_worker(live_reports, tmp_path):
     assert f"1. program {name}: +" in table.stdout
     if os.environ.get("MEMSCOPE_SHOW_TREND"):
         print(table.stdout)
+
+
+def test_explain_and_check_take_the_history(tmp_path):
+    """explain --history DIR adds leak_suspect and exhaustion_forecast to the diagnosis
+    (ordered and judged with the rest), with trend's next command (no --root added: trend
+    reads reports); check --history judges with them too."""
+    from conftest import FIXTURES, run_memscope
+
+    history = tmp_path / "reports"
+    history.mkdir()
+    leak_history(history)
+    host = FIXTURES / "this-vm-6.18.44-live"
+    r = run_memscope("explain", "--root", host, "--history", history, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    codes = [f["code"] for f in doc["findings"]]
+    assert "leak_suspect" in codes and "exhaustion_forecast" in codes
+    leak = next(f for f in doc["findings"] if f["code"] == "leak_suspect")
+    assert "java" in leak["text"] and leak["next"].startswith("memscope trend ")
+    assert "--root" not in leak["next"] and leak["scope"] == "system"
+    assert doc["verdict"] != "ok"  # the forecast's severity counts in the verdict
+    without = json.loads(run_memscope("explain", "--root", host, "--format", "json").stdout)
+    assert "leak_suspect" not in [f["code"] for f in without["findings"]]
+    r = run_memscope("check", "--root", host, "--history", history)
+    assert r.stdout.startswith("MEMORY ") and r.returncode in (1, 2), r.stdout
+    # a directory with no readable report: no trend findings, a warning, still a diagnosis
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "junk.json").write_text("{")
+    r = run_memscope("explain", "--root", host, "--history", empty)
+    assert r.returncode == 0 and "no trend findings" in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1

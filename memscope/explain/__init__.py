@@ -208,7 +208,8 @@ def diagnose(docs: Docs, rules: Optional[List[Callable]] = None,
     root = (docs.summary.get("source") or {}).get("root")
     if root not in (None, "/"):
         for f in found:
-            if f["next"].startswith("memscope ") and "--root" not in f["next"]:
+            if f["next"].startswith("memscope ") and "--root" not in f["next"] and \
+                    not f["next"].startswith("memscope trend "):  # trend reads reports
                 f["next"] += f" --root {root}"
     found = order(found)
     verdict = worst(found)
