@@ -383,3 +383,20 @@ def test_prom_leaves_unknown_pss_out(tmp_path):
     assert any(line.startswith("memscope_program_rss_bytes{") and label in line
                for line in lines)
     assert 'memscope_processes_unknown{figure="pss"} 1' in lines
+
+
+def test_diff_of_a_program_whose_pss_is_unknown_is_no_change_from_zero():
+    """A group whose PSS is null (members unreadable) is 'unknown' with a null delta: a diff
+    never computes a change from a 0 it made up."""
+    from memscope.model.diff import build_diff
+
+    def report(groups):
+        return {"schema_version": 1, "summary": {}, "top": {"groups": groups}}
+
+    old = report([{"key": "a", "pss": None}, {"key": "b", "pss": 100}, {"key": "c", "pss": None}])
+    new = report([{"key": "a", "pss": 300}, {"key": "b", "pss": None}, {"key": "d", "pss": None}])
+    rows = {p["key"]: p for p in build_diff(old, new)["programs"]}
+    assert rows["a"]["status"] == rows["b"]["status"] == "unknown"
+    assert rows["a"]["delta"] is None and rows["b"]["delta"] is None
+    assert rows["c"]["status"] == "gone" and rows["c"]["delta"] is None
+    assert rows["d"]["status"] == "new" and rows["d"]["delta"] is None

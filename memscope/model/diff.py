@@ -37,19 +37,23 @@ def _system(old: Dict[str, Any], new: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 
 def _programs(old: Dict[str, Any], new: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Programs by PSS. A group whose PSS is unknown (null: unreadable members) has a null
+    delta and status ``unknown``, never a change computed from 0."""
     def groups(doc):
         top = doc.get("top") or {}
-        return {g.get("key"): g.get("pss") or 0 for g in (top.get("groups") or [])
+        return {g.get("key"): g.get("pss") for g in (top.get("groups") or [])
                 if isinstance(g, dict)}
 
     a, b = groups(old), groups(new)
     out = []
     for key in list(a) + [k for k in b if k not in a]:
         o, n = a.get(key), b.get(key)
-        if o is None:
+        if key not in a:
             status, delta = "new", n
-        elif n is None:
-            status, delta = "gone", -o
+        elif key not in b:
+            status, delta = "gone", None if o is None else -o
+        elif o is None or n is None:
+            status, delta = "unknown", None
         else:
             delta = n - o
             if delta == 0:
