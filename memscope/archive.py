@@ -1,4 +1,4 @@
-"""Snapshot archives as a root: ``--root FILE.tar.gz`` (SPEC.md "Snapshots").
+"""Snapshot archives as a root: ``--root FILE.tar.gz`` (docs/contract.md "Snapshots").
 
 Opening an archive never extracts it. Members are read in memory by a small bounded reader of
 our own (ustar with PAX ``path``/``size`` records: what memscope writes), not by Python's
@@ -370,7 +370,7 @@ class ArchiveRoot(Root):
 
 
 def validate_manifest(manifest, where: str) -> Dict[str, object]:
-    """The manifest, every key memscope uses checked by type before use (SPEC.md
+    """The manifest, every key memscope uses checked by type before use (docs/contract.md
     "Snapshots"): one line naming the key on the first that is wrong. Keys memscope does not
     know are kept unread (a newer memscope's manifest)."""
     from memscope.parsers import check_int

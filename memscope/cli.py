@@ -1,7 +1,7 @@
 """The click commands: options -> collect -> model -> render. Thin by design; the only module
 that imports click.
 
-Exit status (SPEC.md "Errors"): 0 success (warnings on stderr), 1 the request can't be met
+Exit status (docs/contract.md "Errors"): 0 success (warnings on stderr), 1 the request can't be met
 (one stderr line naming the file or object and what to do), 2 usage. Never a traceback,
 unless ``--debug``.
 """
@@ -209,7 +209,7 @@ def _size(ctx, param, value):
         size = parse_size(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    if size > 1 << 64:  # SPEC.md: no figure memscope reads is larger
+    if size > 1 << 64:  # docs/contract.md: no figure memscope reads is larger
         raise click.BadParameter(f"{value!r} is larger than 2^64 bytes (16384P)")
     return size
 

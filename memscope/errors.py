@@ -1,7 +1,7 @@
 """memscope's error hierarchy. Imports nothing of ours.
 
 Every error is one line for stderr: it names the file or object it is about and says what to
-do. The CLI turns MemscopeError into exit status 1 (SPEC.md "Errors").
+do. The CLI turns MemscopeError into exit status 1 (docs/contract.md "Errors").
 """
 
 from __future__ import annotations

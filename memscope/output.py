@@ -1,6 +1,6 @@
 """Where a command's output goes: stdout, or ``--output FILE``.
 
-``--output FILE`` (SPEC.md "Commands"):
+``--output FILE`` (docs/contract.md "Commands"):
 
 - a regular file, or a path where nothing is yet, is replaced atomically: the text is written
   to a temp file named ``.memscope-*.tmp`` in the same directory, fsync'ed, renamed over FILE,

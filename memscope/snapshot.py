@@ -1,5 +1,5 @@
 """``memscope snapshot -o FILE.tar.gz``: capture the raw files, for analysis elsewhere with
-``--root FILE.tar.gz`` (SPEC.md "Snapshots"), like smem's capture.
+``--root FILE.tar.gz`` (docs/contract.md "Snapshots"), like smem's capture.
 
 The archive holds, under proc/ and sys/ as on the host, the system files, every process's
 smaps_rollup/status/stat/cmdline/cgroup/oom_score (smaps, maps and mounts too with

@@ -51,7 +51,7 @@ def test_unusable_index():
 
 
 def test_buddyinfo_free_pages_equal_zoneinfo_free():
-    """Σ c_k·2^k = the zone's free pages (KERNEL.md §8), on a capture read together."""
+    """Σ c_k·2^k = the zone's free pages (docs/kernel.md §8), on a capture read together."""
     from memscope.parsers.zoneinfo import parse_zoneinfo
 
     b = parse_buddyinfo((VIEWS / "proc/buddyinfo").read_text())

@@ -203,7 +203,7 @@ def test_symlinks_to_a_device_write_there_and_to_a_file_are_replaced(tmp_path):
     r = run_memscope("summary", "-o", link)
     assert r.returncode == 0, r.stderr
     assert link.is_symlink() and stat.S_ISCHR(os.lstat(node).st_mode)
-    # a symlink to a regular file: replaced, not followed (SPEC.md), the target untouched
+    # a symlink to a regular file: replaced, not followed (docs/contract.md), the target untouched
     target = tmp_path / "target"
     target.write_text("keep")
     flink = tmp_path / "to-file"

@@ -1,5 +1,5 @@
 """Reading memory cgroups through the Root: which hierarchy, which files, what a missing one
-means (KERNEL.md §7).
+means (docs/kernel.md §7).
 
 The hierarchy is found from the root's mount table where it has one (cgroup2, or a v1
 ``cgroup`` mount with the memory controller), else from the layout (sys/fs/cgroup/memory:
@@ -211,7 +211,7 @@ def member_pids(root: Root, hier: Hierarchy, path: str,
 
 def read_cgroup(root: Root, hier: Hierarchy, path: str, notes: List[Dict[str, str]],
                 users=None, known: Optional[Dict[int, Any]] = None) -> Dict[str, Any]:
-    """The cgroup object of SPEC.md, with its member processes reconciled. ``known`` holds
+    """The cgroup object of docs/contract.md, with its member processes reconciled. ``known`` holds
     processes already read ({pid: Result}); what is read here is added to it, so a parent
     and its children (or a report's top scan and its cgroups) read each process once."""
     from memscope.collect.procs import Options, Users, read_process

@@ -243,7 +243,7 @@ def _at(path: str, doc: Dict[str, Any], where: str, kind: type, nullable: bool =
 
 
 def _check_report(path: str, doc: Dict[str, Any]) -> None:
-    """The keys diff reads, by type (SPEC.md "report")."""
+    """The keys diff reads, by type (docs/contract.md "report")."""
     from memscope.model.diff import SYSTEM_FIELDS
 
     _at(path, doc, "source", dict)

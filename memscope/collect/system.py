@@ -21,7 +21,7 @@ from memscope.parsers.zoneinfo import parse_zoneinfo
 from memscope.sources import Root
 
 # meminfo and zoneinfo are separate snapshots of moving counters: on a live host, read them
-# again when the rebuilt MemAvailable does not match (KERNEL.md §2.4, error budget (1)).
+# again when the rebuilt MemAvailable does not match (docs/kernel.md §2.4, error budget (1)).
 LIVE_REREADS = 3
 
 

@@ -1,7 +1,7 @@
 """The model: pure builders from parsed records to machine documents in integer bytes.
 
 Builders never read files (collect/ does) and never format for display (render/ does).
-Their output is the contract of SPEC.md "Machine output": plain dicts and lists with
+Their output is the contract of docs/contract.md "Machine output": plain dicts and lists with
 snake_case keys, sizes in integer bytes, ``None`` where a source cannot provide a figure.
 """
 

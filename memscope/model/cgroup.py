@@ -1,6 +1,6 @@
-"""One model for a memory cgroup, v1 or v2 (KERNEL.md §7; SPEC.md "cgroup").
+"""One model for a memory cgroup, v1 or v2 (docs/kernel.md §7; docs/contract.md "cgroup").
 
-v2 names are the model's; v1 maps onto them (KERNEL.md §7.3): hierarchical ``total_*``
+v2 names are the model's; v1 maps onto them (docs/kernel.md §7.3): hierarchical ``total_*``
 stat keys, usage_in_bytes (which includes kernel memory on v1), kernel and sock from
 kmem.usage_in_bytes and kmem.tcp.usage_in_bytes, swap from stat ``total_swap`` (never
 memsw − usage: the two are read at different instants). A figure a version lacks is null.
@@ -112,7 +112,7 @@ def build_cgroup(path: str, version: int, files: Dict[str, Any], is_root: bool,
             "usage": usage,
             "limit": limit,
             "unlimited": unlimited,
-            "high": None,  # soft_limit_in_bytes is not memory.high (KERNEL.md §7.3)
+            "high": None,  # soft_limit_in_bytes is not memory.high (docs/kernel.md §7.3)
             "peak": files.get("memory.max_usage_in_bytes"),
             "swap": _v1_stat(stat, "total_swap"),
         })
@@ -181,7 +181,7 @@ def own_share(parent: Dict[str, Any], kids: List[Dict[str, Any]]) -> Optional[in
 
 def build_cgroup_document(cgroups: List[Dict[str, Any]], notes: List[Dict[str, str]],
                           parent: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    """The ``cgroup`` command's document (SPEC.md "cgroup"): the cgroups as read, or with
+    """The ``cgroup`` command's document (docs/contract.md "cgroup"): the cgroups as read, or with
     ``parent`` (--children) the children, largest usage first, and the parent's own
     share; notes once each."""
     from memscope import SCHEMA_VERSION
@@ -210,7 +210,7 @@ def add_members(doc: Dict[str, Any], pids: Optional[List[int]], procs: List[Any]
     usage = procs_pss + unmapped_file + kernel + swap_cache + residual, where residual is
     what can't be told apart without root-only page flags: pages charged here but mapped
     by processes elsewhere, or mapped here and charged elsewhere, and the per-CPU charge
-    stock (KERNEL.md §7.4).
+    stock (docs/kernel.md §7.4).
     """
     swap_cache = doc.pop("_swap_cache")
     stat = doc.pop("stat")

@@ -1,5 +1,5 @@
 """``memscope diff OLD NEW``: two reports compared — how a leak shows up in a directory of
-cron reports (SPEC.md "diff")."""
+cron reports (docs/contract.md "diff")."""
 
 from __future__ import annotations
 

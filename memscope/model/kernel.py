@@ -1,8 +1,8 @@
-"""What kernel wrote these files, told from the fields present (SPEC.md "Kernel version").
+"""What kernel wrote these files, told from the fields present (docs/contract.md "Kernel version").
 
 Captured trees rarely hold /proc/version, and vendors backport features, so memscope never
 parses a version string to decide what a number means: each rule below is a field that
-appeared or changed meaning in a known release (KERNEL.md §1.1, §2.2, §4).
+appeared or changed meaning in a known release (docs/kernel.md §1.1, §2.2, §4).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import List, Optional, Tuple
 from memscope.parsers.meminfo import Meminfo
 from memscope.parsers.zoneinfo import Zoneinfo
 
-# vmalloc eras (KERNEL.md §1.4): what VmallocUsed means.
+# vmalloc eras (docs/kernel.md §1.4): what VmallocUsed means.
 VMALLOC_ADDRESS_SPACE = "before 4.4"   # VmallocChunk != 0: Σ sizes of all areas
 VMALLOC_ZERO = "4.4-5.2"               # VmallocUsed = 0 and VmallocChunk = 0
 VMALLOC_PAGES = "5.3+"                 # VmallocUsed = vmalloc pages (RAM)

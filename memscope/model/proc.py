@@ -1,4 +1,4 @@
-"""``memscope proc PID...``: the document (SPEC.md "proc"), from what collect_proc read.
+"""``memscope proc PID...``: the document (docs/contract.md "proc"), from what collect_proc read.
 Pure: no file is read here.
 
 A pid that cannot be shown (exited, a zombie, a kernel thread) does not hide the others:

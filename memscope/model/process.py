@@ -1,5 +1,5 @@
 """Per-process memory (``proc`` and ``top``): the RSS split, PSS and its parts, USS, swap,
-hugetlb, ... from smaps_rollup (or summed smaps) and status. KERNEL.md §6.
+hugetlb, ... from smaps_rollup (or summed smaps) and status. docs/kernel.md §6.
 
 Which file each figure comes from is recorded, because status counters were approximate on
 many kernels (per-thread batching, 2.6.34-6.1) while smaps walks the page tables.
@@ -16,7 +16,7 @@ TYPE_CHECKING = False  # typing is not imported on `top`'s path before the fork
 if TYPE_CHECKING:
     from typing import Any, Dict, Iterable, List, Optional
 
-# The keys of a process object (SPEC.md "proc"), in order.
+# The keys of a process object (docs/contract.md "proc"), in order.
 PROCESS_KEYS = ("pid", "name", "cmdline", "user", "rss", "pss", "uss", "shared", "swap",
                 "swap_pss", "rss_anon", "rss_file", "rss_shmem", "pss_anon", "pss_file",
                 "pss_shmem", "locked", "anon_huge", "hugetlb", "vsz", "oom_score", "source",
@@ -28,10 +28,10 @@ SIZE_KEYS = ("rss", "pss", "uss", "shared", "swap", "swap_pss", "rss_anon", "rss
 
 
 class Process:
-    """A process object: SPEC.md's keys as slots, read like a dict (``p["pss"]``).
+    """A process object: docs/contract.md's keys as slots, read like a dict (``p["pss"]``).
 
     ``top`` holds one per process: a dict of 22 keys costs ~1.2 KiB, slots ~0.2 KiB, and
-    SPEC.md bounds memscope's memory at under 2 KiB per process. ``sources`` and
+    docs/contract.md bounds memscope's memory at under 2 KiB per process. ``sources`` and
     ``mappings`` (``proc`` only) go in ``extra``.
     """
 
@@ -80,7 +80,7 @@ def build_process(pid: int, status: Optional[Status], counters: Optional[Dict[st
                   source: str, cmdline: Optional[str], user: Optional[str],
                   oom_score: Optional[int], name: Optional[str] = None
                   ) -> Process:
-    """One process object (SPEC.md "proc"; figure_sources() says where each figure is from).
+    """One process object (docs/contract.md "proc"; figure_sources() says where each figure is from).
 
     ``counters`` are smaps_rollup's (or summed smaps') in bytes and ``source`` names that
     file; with only status readable, ``counters`` is None, ``source`` is "status" and pss,

@@ -1,4 +1,4 @@
-"""``memscope shmem``: who holds Shmem (SPEC.md "shmem"; KERNEL.md §1.1). Pure: the reading
+"""``memscope shmem``: who holds Shmem (docs/contract.md "shmem"; docs/kernel.md §1.1). Pure: the reading
 is memscope.collect.views.collect_shmem's.
 
 Shmem counts tmpfs/shm files, SysV segments, memfd and shared anonymous memory. hugetlb is

@@ -1,8 +1,8 @@
 """The system picture behind ``memscope summary``: free-compatible figures, the MemTotal
 breakdown, physical RAM, MemAvailable rebuilt, zones and pressure.
 
-Every rule here cites KERNEL.md (which cites the kernel source). Inputs are parsed records;
-the output is the ``summary`` document of SPEC.md, in integer bytes.
+Every rule here cites docs/kernel.md (which cites the kernel source). Inputs are parsed records;
+the output is the ``summary`` document of docs/contract.md, in integer bytes.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def mib(n: int) -> str:
 
 
 # ---------------------------------------------------------------------------------------
-# free(1) compatibility (KERNEL.md §3; procps-ng 4.0.1+ library/meminfo.c)
+# free(1) compatibility (docs/kernel.md §3; procps-ng 4.0.1+ library/meminfo.c)
 
 
 def build_memory(inp: SystemInputs, available_estimate: Optional[int]) -> Dict[str, Any]:
@@ -110,7 +110,7 @@ def build_swap(mi: Meminfo) -> Optional[Dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------------------
-# The MemTotal breakdown (KERNEL.md §1.4; SPEC.md "Breakdown")
+# The MemTotal breakdown (docs/kernel.md §1.4; docs/contract.md "Breakdown")
 
 
 def _sum_present(mi: Meminfo, keys) -> Optional[int]:
@@ -128,7 +128,7 @@ def build_breakdown(inp: SystemInputs) -> List[Dict[str, Any]]:
 
     add("free", mi.get("MemFree"))
     if zi is not None and any(z.pcp_count is not None for z in zi.zones):
-        # Per-CPU free lists: off the buddy lists and out of MemFree (KERNEL.md §1.3).
+        # Per-CPU free lists: off the buddy lists and out of MemFree (docs/kernel.md §1.3).
         add("free_pcp", P * sum(z.pcp_count or 0 for z in zi.zones))
     else:
         notes.add("free_pcp_unknown", "per-CPU free lists are not known without "
@@ -206,7 +206,7 @@ def build_breakdown(inp: SystemInputs) -> List[Dict[str, Any]]:
 
 
 def _vmalloc_bytes(inp: SystemInputs) -> Optional[int]:
-    """VmallocUsed is RAM only on 5.3+ (KERNEL.md §1.1, §1.4)."""
+    """VmallocUsed is RAM only on 5.3+ (docs/kernel.md §1.1, §1.4)."""
     mi, notes = inp.meminfo, inp.notes
     if "VmallocUsed" not in mi:
         return None
@@ -260,7 +260,7 @@ def _hugetlb_bytes(inp: SystemInputs) -> Optional[int]:
 
 
 # ---------------------------------------------------------------------------------------
-# Huge pages: THP in use (meminfo) and the hugetlb pools (KERNEL.md §1.1)
+# Huge pages: THP in use (meminfo) and the hugetlb pools (docs/kernel.md §1.1)
 
 THP_FIELDS = (("anon", "AnonHugePages"), ("shmem", "ShmemHugePages"),
               ("shmem_pmd_mapped", "ShmemPmdMapped"), ("file", "FileHugePages"),
@@ -338,7 +338,7 @@ def add_rates(doc: Dict[str, Any], previous: Optional[Dict[str, Optional[int]]],
 
 
 # ---------------------------------------------------------------------------------------
-# MemAvailable rebuilt (KERNEL.md §2.1, §2.4)
+# MemAvailable rebuilt (docs/kernel.md §2.1, §2.4)
 
 
 def _reserve_candidates(zones: List[Zone]) -> Dict[str, List[int]]:
@@ -415,7 +415,7 @@ def rebuild_available(inp: SystemInputs) -> Optional[Dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------------------
-# Zones and physical RAM (SPEC.md "Zone state"; KERNEL.md §1.3, §4)
+# Zones and physical RAM (docs/contract.md "Zone state"; docs/kernel.md §1.3, §4)
 
 
 def zone_state(free: int, zmin: int, low: int, high: int, managed: int) -> str:

@@ -1,5 +1,5 @@
 """Kernel views: zones with fragmentation, vmalloc by type and caller, slab caches, and who
-holds Shmem (SPEC.md "zones", "vmalloc", "slab", "shmem"; KERNEL.md §4, §5, §8)."""
+holds Shmem (docs/contract.md "zones", "vmalloc", "slab", "shmem"; docs/kernel.md §4, §5, §8)."""
 
 from __future__ import annotations
 

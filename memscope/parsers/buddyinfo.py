@@ -1,4 +1,4 @@
-"""/proc/buddyinfo: free blocks per order, per populated zone (KERNEL.md §8).
+"""/proc/buddyinfo: free blocks per order, per populated zone (docs/kernel.md §8).
 
 Kernel: ``frag_show_print()`` in mm/vmstat.c. Sample::
 

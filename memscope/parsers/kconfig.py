@@ -7,7 +7,7 @@ Sample::
 
 Only ``CONFIG_X=value`` lines are returned; ``# ... is not set`` lines are absent keys.
 memscope asks it one question today: are kernel stacks vmalloc'ed (CONFIG_VMAP_STACK), so
-that KernelStack is inside VmallocUsed (KERNEL.md §1.1)?
+that KernelStack is inside VmallocUsed (docs/kernel.md §1.1)?
 """
 
 from __future__ import annotations

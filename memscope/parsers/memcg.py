@@ -3,7 +3,7 @@ and /proc/PID/cgroup, which names a process's cgroup in each hierarchy.
 
 Kernel: mm/memcontrol.c (``memory_stat_format()``, v2) and mm/memcontrol-v1.c
 (``memcg1_stat_format()``, v1); Documentation/admin-guide/cgroup-v2.rst and
-cgroup-v1/memory.rst. KERNEL.md §7. Samples::
+cgroup-v1/memory.rst. docs/kernel.md §7. Samples::
 
     anon 465981440            (v2 memory.stat: bytes, events are counts)
     total_cache 909434880     (v1 memory.stat: total_* are hierarchical)

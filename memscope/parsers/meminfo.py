@@ -1,7 +1,7 @@
 """/proc/meminfo: system-wide memory counters.
 
 Kernel: ``meminfo_proc_show()`` in fs/proc/meminfo.c; documented in
-Documentation/filesystems/proc.rst ("meminfo"). KERNEL.md §1 says what each field means.
+Documentation/filesystems/proc.rst ("meminfo"). docs/kernel.md §1 says what each field means.
 
 Sample::
 

@@ -1,7 +1,7 @@
 """/proc/PID/smaps and /proc/PID/smaps_rollup: per-mapping (or summed) memory of a process.
 
 Kernel: ``show_smap()``/``show_smaps_rollup()`` in fs/proc/task_mmu.c; documented in
-Documentation/filesystems/proc.rst ("smaps"). KERNEL.md §6.1. Sample::
+Documentation/filesystems/proc.rst ("smaps"). docs/kernel.md §6.1. Sample::
 
     7f1c2a400000-7f1c2a600000 rw-p 00000000 00:00 0
     Size:               2048 kB
@@ -137,7 +137,7 @@ class Smaps:
 
     def totals(self) -> Dict[str, int]:
         """Per-VMA counters summed. Pss is truncated per VMA, so it can read a few kB below
-        what smaps_rollup says (KERNEL.md §6.1)."""
+        what smaps_rollup says (docs/kernel.md §6.1)."""
         return {k: sum(v) << 10 for k, v in self.columns.items() if k != "Size"}
 
 

@@ -1,7 +1,7 @@
 """/proc/PID/status: a process's identity and its mm counters, world-readable and O(1).
 
 Kernel: ``proc_pid_status()`` and ``task_mem()`` in fs/proc/array.c and fs/proc/task_mmu.c.
-KERNEL.md §6.2. Sample::
+docs/kernel.md §6.2. Sample::
 
     Name:	python3
     Uid:	0	0	0	0

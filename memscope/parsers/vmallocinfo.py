@@ -1,4 +1,4 @@
-"""/proc/vmallocinfo: every vmalloc-space area (KERNEL.md §5). Mode 0400: root only.
+"""/proc/vmallocinfo: every vmalloc-space area (docs/kernel.md §5). Mode 0400: root only.
 
 Kernel: ``vmalloc_info_show()`` in mm/vmalloc.c. Samples::
 
@@ -20,7 +20,7 @@ from typing import List, NamedTuple, Optional
 from memscope.errors import ParseError
 from memscope.parsers import check_text, parse_int
 
-# The first of these found on a line is its type (SPEC.md "vmalloc").
+# The first of these found on a line is its type (docs/contract.md "vmalloc").
 TYPES = ("ioremap", "sparse", "vmalloc", "vmap", "vm_map_ram", "unpurged")
 MODIFIERS = frozenset(["user", "vpages", "dma-coherent"])
 

@@ -1,6 +1,6 @@
 """/proc/zoneinfo: per-zone free pages, watermarks, sizes, protection and per-CPU lists.
 
-Kernel: ``zoneinfo_show_print()`` in mm/vmstat.c (KERNEL.md §4). Sample (6.12+)::
+Kernel: ``zoneinfo_show_print()`` in mm/vmstat.c (docs/kernel.md §4). Sample (6.12+)::
 
     Node 0, zone    DMA32
       pages free     772917
