@@ -129,18 +129,24 @@ DRIFT = 64 * 1024  # Pss of shared file pages moves as other processes map them
 PAD = 1024
 
 
-@pytest.fixture(scope="session")
-def worker_bin(tmp_path_factory):
+def build_worker(tmp_path_factory, source: str, name: str) -> str:
+    """tests/workers/SOURCE compiled (static where the toolchain can) as NAME; the test is
+    skipped without a C compiler."""
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         pytest.skip("no C compiler to build the test worker")
-    out = tmp_path_factory.mktemp("worker") / "worker"
-    src = REPO / "tests" / "workers" / "worker.c"
+    out = tmp_path_factory.mktemp("worker") / name
+    src = REPO / "tests" / "workers" / source
     for flags in (["-static"], []):
         r = subprocess.run([cc, "-O1", *flags, "-o", str(out), str(src)], capture_output=True)
         if r.returncode == 0:
             return str(out)
-    pytest.skip(f"cannot build the worker: {r.stderr.decode()[-200:]}")
+    pytest.skip(f"cannot build {source}: {r.stderr.decode()[-200:]}")
+
+
+@pytest.fixture(scope="session")
+def worker_bin(tmp_path_factory):
+    return build_worker(tmp_path_factory, "worker.c", "worker")
 
 
 class Worker:

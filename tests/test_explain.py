@@ -14,6 +14,7 @@ import re
 import pytest
 
 from conftest import FIXTURES, GOLDEN, fixture_hosts, run_memscope
+from test_golden import check as check_golden
 from memscope.explain import Docs, diagnose, summary_verdict
 from memscope.explain.registry import CODES, SUMMARY_RULES, all_rules
 
@@ -442,14 +443,6 @@ def test_summary_first_line_is_the_verdict():
 
 # ---------------------------------------------------------------------------------------
 # Goldens: every fixture host
-
-
-def check_golden(path, text, update):
-    if update:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert path.is_file(), f"no golden file {path}: run with --update-golden"
-    assert text == path.read_text()
 
 
 @pytest.mark.parametrize("host", fixture_hosts())

@@ -20,6 +20,7 @@ import time
 import pytest
 
 from conftest import FIXTURES, GOLDEN, MiB, REPO, run_memscope
+from test_golden import check
 
 TOP_HOST = FIXTURES / "this-vm-6.18.44-top-workers"
 TREE_HOST = FIXTURES / "ubuntu-vm-cgroup2-6.14"
@@ -63,14 +64,6 @@ def run_pty(*args, env=None, cols=80, rows=24, timeout=60):
     os.close(master)
     status = proc.wait(timeout=10)
     return status, b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
-
-
-def check(path, text, update):
-    if update:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert path.is_file(), f"no golden file {path}: run with --update-golden"
-    assert text == path.read_text()
 
 
 # ---------------------------------------------------------------------------------------

@@ -80,7 +80,8 @@ def build_process(pid: int, status: Optional[Status], counters: Optional[Dict[st
                   source: str, cmdline: Optional[str], user: Optional[str],
                   oom_score: Optional[int], name: Optional[str] = None
                   ) -> Process:
-    """One process object (docs/contract.md "proc"; figure_sources() says where each figure is from).
+    """One process object (docs/contract.md "proc"; figure_sources() says where each figure
+    is from).
 
     ``counters`` are smaps_rollup's (or summed smaps') in bytes and ``source`` names that
     file; with only status readable, ``counters`` is None, ``source`` is "status" and pss,

@@ -1,5 +1,5 @@
-"""``memscope shmem``: who holds Shmem (docs/contract.md "shmem"; docs/kernel.md §1.1). Pure: the reading
-is memscope.collect.views.collect_shmem's.
+"""``memscope shmem``: who holds Shmem (docs/contract.md "shmem"; docs/kernel.md §1.1).
+Pure: the reading is memscope.collect.views.collect_shmem's.
 
 Shmem counts tmpfs/shm files, SysV segments, memfd and shared anonymous memory. hugetlb is
 not in it, whatever the interface used to get the pages: a SysV segment made with
