@@ -4,9 +4,10 @@ Process names, command lines, cgroup paths, mount points, zone and slab cache na
 from the kernel and from any user (docs/contract.md "General rules"). In tables and in
 stderr messages every character that is not printable — C0 controls (ESC, BEL, backspace,
 CR, TAB), DEL, the C1 controls U+0080–U+009F (CSI U+009B, OSC U+009D), bidi overrides and
-other format characters, line and paragraph separators, and the surrogates that stand for bytes that are
-not UTF-8 — is shown as ``?``, one character for one, so columns stay aligned and nothing
-reaches the terminal as a command. Machine formats carry the text whole (memscope.render).
+other format characters, line and paragraph separators, and the surrogates that stand for
+bytes that are not UTF-8 — is shown as ``?``, one character for one, so columns stay aligned
+and nothing reaches the terminal as a command. Machine formats carry the text whole
+(memscope.render).
 
 Imports nothing: used on the error path and by the tables.
 """
