@@ -440,6 +440,12 @@ def validate_manifest(manifest, where: str) -> Dict[str, object]:
         mapping("statfs", lambda k, v: check_int(v, k, nullable=True))  # null: tmpfs size=0
         mapping("statfs_dev", count)
         mapping("skipped", count)
+
+        def path_text(k, v):
+            if not isinstance(v, str):
+                raise bad("skipped_first", f"{k}: a {type(v).__name__} where a path belongs")
+
+        mapping("skipped_first", path_text)
     except ParseError as exc:
         raise MemscopeError(f"{where}: {exc.message} (not a manifest memscope wrote)") from None
     return manifest

@@ -390,10 +390,12 @@ def explain(root: str, fmt: str, output: Optional[str], unit: Optional[str], si:
     run(build, explain_table, fmt, output, prom="explain_prom")
 
 
-@cli.command(context_settings={"help_option_names": ["--help"]})
+@cli.command()
 @click.option("--root", default="/", show_default=True, metavar="DIR",
               help="Read the host laid out under DIR (proc/, sys/), or a snapshot archive, "
                    "instead of the live one.")
+@click.version_option(__version__, "--version", prog_name="memscope",
+                      help="Show memscope's version and exit.")
 @explain_options
 @click.option("-w", "--warning", type=click.FloatRange(0, 100, min_open=True),
               metavar="PCT",
@@ -894,8 +896,10 @@ def snapshot(output: str, maps: bool, root: str, debug: bool) -> None:
     if skipped.get("PermissionDenied"):
         from memscope.errors import denied_hint
 
+        first = (manifest.get("skipped_first") or {}).get("PermissionDenied")
         warn([f"{skipped['PermissionDenied']} file(s) could not be read and are not in the "
-              f"snapshot (permission denied; {denied_hint()})"])
+              f"snapshot (permission denied; {denied_hint()})"
+              + (f", {first} first" if first else "")])
 
 
 @cli.command()

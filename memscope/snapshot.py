@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 import time
 from typing import Dict, Optional
@@ -59,6 +60,7 @@ class Capture:
         self.root = root
         self.now = time.time()
         self.skipped: Dict[str, int] = {}
+        self.first_skipped: Dict[str, str] = {}  # one file of each kind, to name it
         self.files = 0
 
     def add(self, rel: str, optional: bool = True) -> bool:
@@ -67,6 +69,7 @@ class Capture:
         except SourceError as exc:
             kind = type(exc).__name__
             self.skipped[kind] = self.skipped.get(kind, 0) + 1
+            self.first_skipped.setdefault(kind, self.root.display(rel))
             return False
         self.add_bytes(rel, data)
         return True
@@ -128,7 +131,9 @@ def take(root: Root, out, maps: bool = False) -> Dict[str, object]:
         from memscope.collect.procs import Users
 
         names = Users(root)
-        pids = list_pids(root)
+        # memscope is not a process to capture (top leaves itself out live; the snapshot of
+        # it would list `memscope snapshot` as a process of the host)
+        pids = [pid for pid in list_pids(root) if pid != os.getpid()]
         for pid in pids:
             got = [cap.add(f"proc/{pid}/{leaf}") if leaf != "cmdline" else
                    cap.add_cmdline(f"proc/{pid}") for leaf in PROCESS_FILES]
@@ -216,6 +221,7 @@ def take(root: Root, out, maps: bool = False) -> Dict[str, object]:
             "processes": len(exe) if exe else None,
             "files": cap.files,
             "skipped": cap.skipped,
+            "skipped_first": cap.first_skipped,
             "users": users,
             "groups": groups,
             "exe": exe,

@@ -395,7 +395,7 @@ def _top_footer(doc: Dict[str, Any], u: Units, view: TopView, shown: int) -> Lis
         line += (f"; pss and uss unknown for {t['pss_missing']} (marked -, ranked by rss; "
                  "their rss is counted, their pss is not)")
     if "groups" in doc:
-        incomplete = sum(1 for g in doc["groups"] if g["pss_missing"])
+        incomplete = sum(1 for g in doc["groups"] if g["pss_missing"] and g["pss"] is not None)
         if incomplete:
             line += (f"; {incomplete} group(s) marked + have members whose pss is unknown "
                      "(the sum of the known)")
@@ -405,12 +405,13 @@ def _top_footer(doc: Dict[str, Any], u: Units, view: TopView, shown: int) -> Lis
         line += f"; % of {view.share_of} {u(view.share_base)}"
     blocks.append(wrap(line))
     sk = doc["skipped"]
+    every = t["processes"] and sk["capped"] == t["processes"]  # --rss-only: asked for
     said = [f"{v} {k.replace('_', ' ')}" for k, v in sk.items()
-             if v and k not in ("kernel_threads", "memscope")]
+            if v and k not in ("kernel_threads", "memscope") and not (every and k == "capped")]
     if said:
         blocks.append(wrap("skipped or partial: " + ", ".join(said) +
                            (" (capped: status figures, no page-table walk)"
-                            if sk["capped"] else "")))
+                            if sk["capped"] and not every else "")))
     return blocks
 
 
