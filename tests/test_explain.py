@@ -434,10 +434,10 @@ def test_summary_prom_carries_the_verdict():
 def test_summary_first_line_is_the_verdict():
     r = run_memscope("summary", "--root", FIXTURES / "constructed-pressure-6.18")
     first = r.stdout.splitlines()[0]
-    assert first.startswith("Critical: 78 MiB available of 24 GiB (0.3 %)")
+    assert first.startswith("Critical: 78 MiB available of 23 GiB (0.3 %)")
     assert first.endswith("(details: memscope explain)")
     r = run_memscope("summary", "--root", FIXTURES / "this-vm-6.18.44-live")
-    assert r.stdout.splitlines()[0] == ("OK: 23 GiB available of 24 GiB (99 %); no memory "
+    assert r.stdout.splitlines()[0] == ("OK: 23 GiB available of 23 GiB (99 %); no memory "
                                         "pressure.")
 
 
@@ -463,7 +463,7 @@ def test_container_first_even_when_the_host_is_worse():
     doc = diagnose(Docs(s, target=box), scope={"kind": "cgroup", "cgroup": "/web.slice"})
     assert doc["verdict"] == "critical"  # the host is worse off than the container
     assert doc["headline"].startswith("Critical: cgroup /web.slice is at 88 % of its 4.0 GiB "
-                                      "limit; 78 MiB available of 24 GiB")
+                                      "limit; 78 MiB available of 23 GiB")
 
 
 @pytest.mark.parametrize("mangle", [

@@ -33,7 +33,10 @@ def size(n: Optional[int]) -> str:
         v /= 1024
     if unit == "B":
         return f"{sign}{int(v)} B"
-    return f"{sign}{v:.1f} {unit}" if v < 10 else f"{sign}{v:.0f} {unit}"
+    # as free -h and memscope's tables (render/units.py human): one decimal below 10, else
+    # the integer part, truncated: "23 GiB" for 23.5 GiB, never a figure the table beside
+    # it contradicts
+    return f"{sign}{v:.1f} {unit}" if v < 10 else f"{sign}{int(v)} {unit}"
 
 
 def pct(part: Optional[float], whole: Optional[float]) -> str:

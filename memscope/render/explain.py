@@ -5,17 +5,30 @@ Kept apart from render/table.py (the views' tables) so the diagnosis renders on 
 
 from __future__ import annotations
 
+import re
 import textwrap
 from typing import Any, Dict, List
 
 from memscope.render.table import clean, notes_block
 
-WIDTH = 96
+WIDTH = 96  # at most: sentences read best short, whatever the terminal
+_UNIT = re.compile(r"(\d) (B|KiB|MiB|GiB|TiB|PiB|kB|%|s|ms|h)\b")
+
+
+def _width() -> int:
+    """The terminal's width (COLUMNS, the tty; docs: "At home in a terminal"), at most
+    WIDTH; WIDTH when unlimited (piped)."""
+    from memscope.render.term import width
+
+    cells = width()
+    return WIDTH if cells is None else max(20, min(WIDTH, cells))
 
 
 def _wrap(text: str, indent: str) -> str:
-    return textwrap.fill(clean(text), WIDTH, initial_indent=indent, subsequent_indent=indent,
-                         break_on_hyphens=False, break_long_words=False)
+    # a figure is never split from its unit: "85 MiB" is one word for the wrapper
+    text = _UNIT.sub("\\1\u00a0\\2", clean(text))
+    return textwrap.fill(text, _width(), initial_indent=indent, subsequent_indent=indent,
+                         break_on_hyphens=False, break_long_words=False).replace("\u00a0", " ")
 
 
 def _value(v: Any) -> str:
@@ -26,8 +39,16 @@ def _value(v: Any) -> str:
     return "-" if v is None else str(v)
 
 
+# a finding's severity as a colour (render/term.py SEVERITY_SGR), when colour is on
+SEVERITY_COLOUR = {"info": "info", "attention": "warning", "pressure": "critical",
+                   "critical": "critical"}
+
+
 def finding_block(f: Dict[str, Any]) -> str:
-    lines = [clean(f"[{f['severity']}] {f['code']}: {f['title']}"), _wrap(f["text"], "    ")]
+    from memscope.render.term import paint
+
+    tag = paint(f"[{f['severity']}]", SEVERITY_COLOUR.get(f["severity"]))
+    lines = [tag + clean(f" {f['code']}: {f['title']}"), _wrap(f["text"], "    ")]
     if f.get("evidence"):
         ev = "; ".join(f"{e['source']} {e['key']} = {_value(e['value'])}"
                        for e in f["evidence"])
@@ -57,8 +78,8 @@ def explain_table(doc: Dict[str, Any], units=None) -> str:
         blocks.append(("Also worth knowing:\n\n" if serious else "Worth knowing:\n\n")
                       + "\n\n".join(finding_block(f) for f in info))
     if not doc["findings"]:
-        blocks.append("No findings: available memory, zones, reclaim, swap, kernel memory "
-                      "and cgroup limits are all within their thresholds.")
+        blocks.append(_wrap("No findings: available memory, zones, reclaim, swap, kernel "
+                            "memory and cgroup limits are all within their thresholds.", ""))
     notes = notes_block(doc.get("notes") or [])
     if notes:
         blocks.append(notes)
