@@ -476,7 +476,10 @@ def test_which_names_in_a_directory_are_read(tmp_path):
     files, skipped = read.list_inputs([str(tmp_path), str(tmp_path / "missing.json")])
     assert [os.path.basename(f) for f in files] == ["a.json", "b.yaml", "c.yml", "d.json.gz",
                                                     "e.yml.gz", "f.yaml.gz"]
-    assert skipped == [{"file": str(tmp_path / "missing.json"), "reason": "no such file"}]
+    # an entry with a report's name that is not a file is named, not silently passed over
+    assert skipped == [{"file": str(tmp_path / "sub.json"),
+                        "reason": "a directory, not a regular file (not read)"},
+                       {"file": str(tmp_path / "missing.json"), "reason": "no such file"}]
 
 
 def test_summary_documents_are_a_history_too(tmp_path):
@@ -567,7 +570,7 @@ def test_corrupt_files_in_the_middle_are_skipped_and_named(tmp_path):
     (tmp_path / "r0001.json").mkdir()                                     # not a file
     doc = build_trend([str(tmp_path)])
     skipped = {os.path.basename(s["file"]): s["reason"] for s in doc["skipped"]}
-    assert set(skipped) == {"r0010.json", "r0011.json", "r0012.yaml", "r0013.yaml",
+    assert set(skipped) == {"r0001.json", "r0010.json", "r0011.json", "r0012.yaml", "r0013.yaml",
                             "r0014.json", "r0016.json.gz", "r0017.json"}, skipped
     assert "not valid JSON" in skipped["r0010.json"]
     assert "empty" in skipped["r0012.yaml"]
@@ -577,7 +580,7 @@ def test_corrupt_files_in_the_middle_are_skipped_and_named(tmp_path):
     assert doc["leak_suspects"][0]["name"] == "java"
     r = run_memscope("trend", tmp_path, "--format", "json")
     assert r.returncode == 0, r.stderr
-    assert r.stderr.count("\n") == 1 and "7 file(s) skipped" in r.stderr
+    assert r.stderr.count("\n") == 1 and "8 file(s) skipped" in r.stderr
     assert "Traceback" not in r.stderr
 
 
@@ -895,3 +898,37 @@ def test_explain_and_check_take_the_history(tmp_path):
     r = run_memscope("explain", "--root", host, "--history", empty)
     assert r.returncode == 0 and "no trend findings" in r.stderr, r.stderr
     assert len(r.stderr.splitlines()) == 1
+
+
+def test_a_file_skipped_when_read_whole_does_not_place_the_others(tmp_path):
+    """A report cut short has a readable header (pass 1) but fails whole (pass 2): its
+    uptime must not move the others' times, its time must not set the interval or hide a
+    gap; FIFOs, link loops and dangling links in the directory are named, never opened."""
+    good = tmp_path / "good"
+    good.mkdir()
+    for i in range(12):
+        t = T0 + 300 * i + (7200 if i >= 6 else 0)  # a two-hour gap after the sixth
+        write(good, f"r{i:02d}", make_report(t))
+    alone = build_trend([str(good)])
+    assert [b["kind"] for b in alone["breaks"]] == ["gap"] and alone["interval_seconds"] == 300
+    bad = tmp_path / "bad"
+    shutil.copytree(good, bad)
+    for i in range(18):  # headers an hour apart, bodies cut in half, one claiming a huge uptime
+        doc = make_report(T0 + 3600 * i, uptime=900000 if i == 0 else None)
+        text = json.dumps(doc)
+        (bad / f"cut{i:02d}.json").write_text(text[:len(text) // 2])
+    os.mkfifo(bad / "fifo.json")
+    os.symlink("loop2.json", bad / "loop1.json")
+    os.symlink("loop1.json", bad / "loop2.json")
+    os.symlink("nowhere", bad / "dangling.json")
+    doc = build_trend([str(bad)])
+    assert doc["reports"] == 12
+    assert doc["interval_seconds"] == 300 and [b["kind"] for b in doc["breaks"]] == ["gap"]
+    assert [s["since"] for s in doc["segments"]] == [s["since"] for s in alone["segments"]]
+    reasons = {os.path.basename(s["file"]): s["reason"] for s in doc["skipped"]}
+    assert "FIFO" in reasons["fifo.json"] and "loop" in reasons["loop1.json"]
+    assert "dangling" in reasons["dangling.json"] and len(reasons) == 18 + 4
+    from memscope.errors import MemscopeError
+
+    with pytest.raises(MemscopeError, match="no readable report"):
+        build_trend([str(bad / "fifo.json"), str(bad / "cut03.json")])

@@ -19,26 +19,51 @@ from memscope.trend.timeline import Entry, find_breaks, format_time, parse_when,
 def build_trend(paths: List[str], since: Optional[str] = None, until: Optional[str] = None,
                 by: Optional[str] = None) -> Dict[str, Any]:
     files, skipped = read.list_inputs(paths)
-    entries: List[Entry] = []
+    headers: List[Tuple[str, Dict[str, Any]]] = []
     for path in files:
         try:
             header = read.probe(path)
         except read.Skip as exc:
             skipped.append({"file": path, "reason": str(exc)})
             continue
-        entry = Entry(path, header)
-        if entry.epoch is None:
+        if Entry(path, header).epoch is None:
             skipped.append({"file": path, "reason": "no taken_at in its source: can't "
                                                     "place it in time"})
             continue
-        entries.append(entry)
-    if not entries:
-        given = ", ".join(paths[:3]) + (" ..." if len(paths) > 3 else "")
-        raise MemscopeError(f"{given}: no readable report among {len(files)} file(s) (give "
-                            "reports written by memscope report --format yaml or json, or "
-                            "a directory of them)")
-    entries = place(entries)
-    entries = _window(entries, since, until)
+        headers.append((path, header))
+    # Pass 2 reads each report whole; one that fails there (cut short, changed) must not
+    # have placed the others in time, set the interval or hidden a gap with its header:
+    # the history is placed again without it (at most once more: files that change
+    # between reads are skipped then, not placed again).
+    for attempt in range(2):
+        if not headers:
+            _nothing_readable(paths, files, skipped)
+        entries = place([Entry(path, header) for path, header in headers])
+        entries = _window(entries, since, until)
+        failed: List[Dict[str, str]] = []
+        result = _read_all(entries, by, failed)
+        if not failed or attempt == 1:
+            break
+        bad = {f["file"] for f in failed}
+        headers = [(p, h) for p, h in headers if p not in bad]
+        skipped.extend(failed)
+        failed = []
+    skipped.extend(failed)
+    accs, segments, limits, breaks, used, interval = result
+    if not used:
+        _nothing_readable(paths, files, skipped)
+    return build_document(accs, segments, limits, breaks, skipped, len(used), interval, by)
+
+
+def _nothing_readable(paths: List[str], files: List[str], skipped: List[Dict[str, str]]):
+    given = ", ".join(paths[:3]) + (" ..." if len(paths) > 3 else "")
+    why = f"; {skipped[0]['file']}: {skipped[0]['reason']}" if skipped else ""
+    raise MemscopeError(f"{given}: no readable report among {len(files)} file(s){why} (give "
+                        "reports written by memscope report --format yaml or json, or "
+                        "a directory of them)")
+
+
+def _read_all(entries: List[Entry], by: Optional[str], failed: List[Dict[str, str]]):
     breaks, interval = find_breaks(entries)
     accs: Dict[Tuple[Tuple[str, str, str], int], Accumulator] = {}
     limits: Dict[int, Dict[str, Any]] = {}
@@ -48,24 +73,24 @@ def build_trend(paths: List[str], since: Optional[str] = None, until: Optional[s
     for entry in entries:
         ident = entry.identity()
         if entry.uptime is not None and ident in seen:  # report.json and report.json.gz
-            skipped.append({"file": entry.file, "reason": f"the same report as {seen[ident]}"})
+            failed.append({"file": entry.file, "reason": f"the same report as {seen[ident]}"})
             continue
         try:
             doc = read.read_report(entry.file)
         except read.Skip as exc:
-            skipped.append({"file": entry.file, "reason": str(exc)})
+            failed.append({"file": entry.file, "reason": str(exc)})
             continue
         source = doc.get("source") if isinstance(doc.get("source"), dict) else {}
         if source.get("taken_at") != entry.taken_at:
-            skipped.append({"file": entry.file, "reason": "changed while being read "
-                                                          "(its taken_at differs)"})
+            failed.append({"file": entry.file, "reason": "changed while being read "
+                                                         "(its taken_at differs)"})
             continue
         try:
             values, lim = extract(doc)
         except (TypeError, ValueError, AttributeError, OverflowError,
                 RecursionError) as exc:  # a document of an unexpected shape: never fatal
-            skipped.append({"file": entry.file, "reason": f"unexpected content "
-                                                          f"({type(exc).__name__})"})
+            failed.append({"file": entry.file, "reason": f"unexpected content "
+                                                         f"({type(exc).__name__})"})
             continue
         seg = entry.segment
         t0, t1 = bounds[seg]
@@ -79,7 +104,7 @@ def build_trend(paths: List[str], since: Optional[str] = None, until: Optional[s
         seen[ident] = entry.file
     segments = _segments(used)
     breaks = [b for b in breaks if b["segment"] in {s["segment"] for s in segments}]
-    return build_document(accs, segments, limits, breaks, skipped, len(used), interval, by)
+    return accs, segments, limits, breaks, used, interval
 
 
 def _window(entries: List[Entry], since: Optional[str], until: Optional[str]) -> List[Entry]:

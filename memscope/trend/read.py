@@ -40,29 +40,64 @@ class Skip(Exception):
 
 def list_inputs(paths: List[str]) -> Tuple[List[str], List[Dict[str, str]]]:
     """The report files named by ``paths`` (files, or directories whose *.yaml, *.yml,
-    *.json and their .gz are read; not recursively), and the paths skipped."""
+    *.json and their .gz are read; not recursively), and the paths skipped. In a directory,
+    an entry with a report's name that is not a regular file (a FIFO, a device, a dangling
+    link, a link loop, a subdirectory) is skipped and named, never opened."""
     files: List[str] = []
     skipped: List[Dict[str, str]] = []
     for path in paths:
         if os.path.isdir(path):
             try:
                 with os.scandir(path) as it:
-                    names = sorted(e.name for e in it
-                                   if e.is_file() and is_report_name(e.name))
+                    names = sorted(e.name for e in it if is_report_name(e.name))
             except OSError as exc:
                 raise MemscopeError(f"{path}: cannot list ({exc.strerror})") from None
-            files.extend(os.path.join(path, n) for n in names)
-        elif os.path.exists(path):
-            files.append(path)
+            for name in names:
+                full = os.path.join(path, name)
+                why = not_a_file(full)
+                if why is None:
+                    files.append(full)
+                else:
+                    skipped.append({"file": full, "reason": why})
         else:
-            skipped.append({"file": path, "reason": "no such file"})
+            why = not_a_file(path)
+            if why is None:
+                files.append(path)
+            else:
+                skipped.append({"file": path, "reason": why})
     seen = set()
     unique = []
     for f in files:
-        if f not in seen:
-            seen.add(f)
-            unique.append(f)
+        key = os.path.realpath(f)
+        if key in seen:
+            skipped.append({"file": f, "reason": "the same file as one given before"})
+            continue
+        seen.add(key)
+        unique.append(f)
     return unique, skipped
+
+
+def not_a_file(path: str) -> Optional[str]:
+    """None for a regular file (links followed); else why it is not read."""
+    import errno
+    import stat as st
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symlink loop"
+        if exc.errno == errno.ENOENT:
+            return "a dangling symlink" if os.path.islink(path) else "no such file"
+        return exc.strerror or str(exc)
+    except ValueError:
+        return "a name with a NUL byte"
+    if st.S_ISREG(mode):
+        return None
+    kind = {st.S_IFIFO: "a FIFO", st.S_IFCHR: "a character device", st.S_IFBLK:
+            "a block device", st.S_IFSOCK: "a socket", st.S_IFDIR: "a directory"}.get(
+                st.S_IFMT(mode), "not a regular file")
+    return f"{kind}, not a regular file (not read)"
 
 
 def is_report_name(name: str) -> bool:
@@ -77,7 +112,15 @@ def read_bytes(path: str, limit: Optional[int] = None) -> bytes:
 
     want = MAX_TEXT_BYTES if limit is None else limit
     try:
-        with open(path, "rb") as f:
+        # non-blocking and checked after the open: a FIFO swapped in since the listing
+        # must not hang the run
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        import stat as st
+
+        if not st.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise Skip("not a regular file (not read)")
+        with os.fdopen(fd, "rb") as f:
             magic = f.read(2)
             if magic != b"\x1f\x8b":
                 data = magic + f.read((MAX_FILE_BYTES if limit is None else limit) + 1 - 2)
