@@ -238,6 +238,13 @@ def _watch(ctx, param, value):
     return value
 
 
+def _finite(ctx, param, value):
+    """A percentage that is a number (click's FloatRange lets nan through)."""
+    if value is not None and value != value:
+        raise click.BadParameter("nan is not a percentage")
+    return value
+
+
 def watch_options(f: Callable, short: bool = False) -> Callable:
     """--watch and --count; ``short`` adds free's -s and -c for them."""
     f = click.option(*(("-c",) if short else ()), "--count", type=click.IntRange(min=1),
@@ -315,9 +322,9 @@ def with_verdict(doc: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def explain_options(f: Callable) -> Callable:
-    f = click.option("--interval", type=click.FloatRange(min=0.1), metavar="SECONDS",
-                     help="Take a second sample SECONDS later: reclaim, swap and OOM "
-                          "findings use per-second rates (live host only).")(f)
+    f = click.option("--interval", type=float, callback=_watch, metavar="SECONDS",
+                     help="Take a second sample SECONDS later (0.1 to 86400): reclaim, "
+                          "swap and OOM findings use per-second rates (live host only).")(f)
     f = click.option("--since", metavar="REPORT",
                      help="Rates since a saved `memscope report` (yaml or json) of the same "
                           "host, e.g. the cron job's last one.")(f)
@@ -398,11 +405,11 @@ def explain(root: str, fmt: str, output: Optional[str], unit: Optional[str], si:
                       help="Show memscope's version and exit.")
 @explain_options
 @click.option("-w", "--warning", type=click.FloatRange(0, 100, min_open=True),
-              metavar="PCT",
+              metavar="PCT", callback=_finite,
               help="WARNING when less than PCT % of memory is available (of MemTotal, or "
                    "of the cgroup's limit with --cgroup). Default 10 (host), 20 (cgroup).")
 @click.option("-c", "--critical", type=click.FloatRange(0, 100, min_open=True),
-              metavar="PCT",
+              metavar="PCT", callback=_finite,
               help="CRITICAL when less than PCT % is available. Default 5 (host), "
                    "10 (cgroup).")
 @quiet_option
@@ -1075,12 +1082,15 @@ def _main_check(args: list, debug: bool) -> None:
     from memscope.errors import MemscopeError
 
     def unknown(why: str) -> None:
+        line = "MEMORY UNKNOWN - " + why.replace("\n", " ").replace("|", "/")
+        if sys.stdout is None:  # started with stdout closed: say it where it can be seen
+            _stderr(line)
+            sys.exit(3)
         try:
-            sys.stdout.write("MEMORY UNKNOWN - " + why.replace("\n", " ").replace("|", "/")
-                             + "\n")
+            sys.stdout.write(line + "\n")
             sys.stdout.flush()
         except (OSError, ValueError):
-            pass
+            _quiet_stdout()
         sys.exit(3)
 
     try:

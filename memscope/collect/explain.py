@@ -180,7 +180,9 @@ def collect_explain(root: Root, cgroup: Optional[str] = None, since: Optional[st
     docs = Docs(summary, zones=zones, top=top, cgroups=cgroups, target=target, shmem=shmem,
                 slab=slab, vmalloc=vmalloc, tunables=tunables, interval=seconds)
     for n in summary.get("notes") or ():
-        if n["code"] in ("kernel_inferred", "container_limit"):
+        # (and every bad file summary met: a diagnosis that rests on fewer files says so)
+        if n["code"] in ("kernel_inferred", "container_limit", "file_missing",
+                         "file_unreadable", "file_malformed"):
             notes.add(n["code"], n["text"])
     if seconds is not None:
         notes.add("rates", f"rates are per second over the last {seconds:.0f} s"

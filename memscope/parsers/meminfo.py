@@ -107,4 +107,6 @@ def parse_meminfo(text: str) -> Meminfo:
             unknown.append(key)
     if "MemTotal" not in fields:
         raise ParseError("no MemTotal line", None)
+    if fields["MemTotal"] == 0:  # every share and verdict would divide by it
+        raise ParseError("MemTotal is 0: not a running kernel's meminfo", None)
     return Meminfo(fields, unknown, skipped)

@@ -32,7 +32,11 @@ def escape(value: Any) -> str:
             s = s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         except UnicodeEncodeError:  # a surrogate that stands for no byte: its escape
             s = s.encode("utf-8", "backslashreplace").decode("utf-8")
-    return s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
+    s = s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
+    # other C0/C1 controls (ESC, BEL, CR...) as the text \\xHH: never raw in a scraped file
+    if not s.isprintable():
+        s = "".join(c if c.isprintable() or c == "\\" else f"\\\\x{ord(c):02x}" for c in s)
+    return s
 
 
 class Exposition:
