@@ -294,22 +294,30 @@ def test_since_needs_times_and_the_same_boot(tmp_path):
     assert r.returncode == 2 and "--interval" in r.stderr
 
 
-def test_since_gives_rates_on_the_live_host(tmp_path):
-    r = run_memscope("summary", "--format", "json")
-    old = json.loads(r.stdout)
-    # the same host 100 s earlier, with 500 fewer direct-reclaim stalls and one OOM kill less
+def test_since_gives_rates(tmp_path):
+    # a host whose counters are large enough to have been smaller 100 s earlier: the
+    # pressure fixture, with a manifest that says when it was taken (as a snapshot's does)
     import calendar
+    import shutil
     import time
 
+    host = tmp_path / "host"
+    shutil.copytree(FIXTURES / "constructed-pressure-6.18", host)
+    (host / "manifest.json").write_text(json.dumps({"format": "memscope-snapshot",
+                                                    "schema_version": 1,
+                                                    "taken_at": "2026-12-01T08:00:00Z"}))
+    r = run_memscope("summary", "--root", host, "--format", "json")
+    old = json.loads(r.stdout)
+    # the same host 100 s earlier, with 500 fewer direct-reclaim stalls and one OOM kill less
     t = calendar.timegm(time.strptime(old["source"]["taken_at"], "%Y-%m-%dT%H:%M:%SZ"))
     old["source"]["taken_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t - 100))
     act = old["activity"]
     act["allocstall"] -= 500
-    act["pgscan_direct"] -= 10 ** 6
+    act["pgscan_direct"] -= 10 ** 5
     act["oom_kill"] -= 1
     path = tmp_path / "old.json"
     path.write_text(json.dumps(old))
-    r = run_memscope("explain", "--since", path, "--format", "json")
+    r = run_memscope("explain", "--root", host, "--since", path, "--format", "json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     sev = {f["code"]: f["severity"] for f in doc["findings"]}
@@ -319,8 +327,23 @@ def test_since_gives_rates_on_the_live_host(tmp_path):
     # counters that went backwards: a reboot since the report
     act["oom_kill"] += 10 ** 9
     path.write_text(json.dumps(old))
-    r = run_memscope("explain", "--since", path)
+    r = run_memscope("explain", "--root", host, "--since", path)
     assert r.returncode == 1 and "went backwards" in r.stderr
+    # a report no kernel wrote: a negative counter, a counter that is text, another boot
+    for key, value in (("oom_kill", -5), ("allocstall", "abc"), ("pgscan_direct", True)):
+        bad = json.loads(json.dumps(old))
+        bad["activity"]["oom_kill"] -= 10 ** 9
+        bad["activity"][key] = value
+        path.write_text(json.dumps(bad))
+        r = run_memscope("explain", "--root", host, "--since", path)
+        assert r.returncode == 1 and "is not a counter" in r.stderr, (key, r.stderr)
+    r = run_memscope("summary", "--format", "json")
+    live = json.loads(r.stdout)
+    live["source"]["boot_id"] = "00000000-0000-0000-0000-000000000000"
+    live["source"]["taken_at"] = "2020-01-01T00:00:00Z"
+    path.write_text(json.dumps(live))
+    r = run_memscope("explain", "--since", path)
+    assert r.returncode == 1 and "another boot" in r.stderr, r.stderr
 
 
 # ---------------------------------------------------------------------------------------

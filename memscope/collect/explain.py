@@ -67,11 +67,25 @@ def rates_since(summary: Dict[str, Any], path: str) -> float:
     new_host = (summary.get("source") or {}).get("hostname")
     if old_host and new_host and old_host != new_host:
         raise MemscopeError(f"{path}: a report of host {old_host}, not {new_host}")
+    old_boot = field(old, "source").get("boot_id")
+    new_boot = (summary.get("source") or {}).get("boot_id")
+    if old_boot and new_boot and old_boot != new_boot:
+        raise MemscopeError(f"{path}: a report of another boot (boot_id {str(old_boot)[:36]}, "
+                            f"now {new_boot}): counters restart at a reboot, so rates can't "
+                            "be computed from it")
+    uptime = (summary.get("source") or {}).get("uptime")
+    if isinstance(uptime, (int, float)) and seconds > uptime + 1:
+        raise MemscopeError(f"{path}: taken {seconds:.0f} s before this sample, but the host "
+                            f"booted {uptime:.0f} s ago: a report of an earlier boot")
     before = field(old, "activity")
     after = summary.get("activity") or {}
     if not before:
         raise MemscopeError(f"{path}: the report has no reclaim counters (activity): rates "
                             "can't be computed from it")
+    for key, value in before.items():  # counters: integers >= 0, or null (unknown)
+        if value is not None and (type(value) is not int or value < 0):
+            raise MemscopeError(f"{path}: summary.activity.{key}: {str(value)[:20]!r} is not "
+                                "a counter (not a report memscope wrote)")
     if any(type(before.get(k)) is int and v is not None and v < before[k]
            for k, v in after.items()):
         raise MemscopeError(f"{path}: counters went backwards since that report (the host "
