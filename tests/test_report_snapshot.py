@@ -400,3 +400,10 @@ def test_diff_of_a_program_whose_pss_is_unknown_is_no_change_from_zero():
     assert rows["a"]["delta"] is None and rows["b"]["delta"] is None
     assert rows["c"]["status"] == "gone" and rows["c"]["delta"] is None
     assert rows["d"]["status"] == "new" and rows["d"]["delta"] is None
+
+
+def test_by_mapping_on_a_snapshot_without_maps_is_an_error_not_zeros(tmp_path):
+    snap = tmp_path / "s.tar.gz"
+    assert run_memscope("snapshot", "-q", "-o", snap).returncode == 0
+    r = run_memscope("top", "--root", snap, "--by-mapping", "--format", "json")
+    assert r.returncode == 1 and r.stdout == "" and "snapshot --maps" in r.stderr

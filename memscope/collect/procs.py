@@ -398,8 +398,11 @@ def collect_mappings(root: Root, pids: List[int]) -> Tuple[List[Tuple[int, List[
     gone, or kernel threads (empty smaps, not counted)."""
     from memscope.model.process import ShmemMounts, build_mappings
 
+    from memscope.errors import MemscopeError
+
     out: List[Tuple[int, List[Dict[str, Any]]]] = []
     skipped = {"permission_denied": 0, "vanished": 0, "unreadable": 0}
+    no_smaps = 0
     shared_mounts = None
     for pid in pids:
         try:
@@ -410,6 +413,8 @@ def collect_mappings(root: Root, pids: List[int]) -> Tuple[List[Tuple[int, List[
         except NotFound:
             if not root.exists(f"proc/{pid}"):
                 skipped["vanished"] += 1
+            else:  # the root holds the process but not its smaps (snapshot without --maps)
+                no_smaps += 1
             continue
         except (ParseError, SourceError):
             skipped["unreadable"] += 1
@@ -426,4 +431,9 @@ def collect_mappings(root: Root, pids: List[int]) -> Tuple[List[Tuple[int, List[
         if shared_mounts is None:  # one mount table for all: the root's own view
             shared_mounts = ShmemMounts(mount_table(root, pid))
         out.append((pid, build_mappings(smaps, shared_mounts)))
+    if no_smaps and not out:
+        raise MemscopeError(f"{root.display('proc')}: no process has its smaps under this "
+                            "root (a snapshot taken without --maps?): per-mapping figures "
+                            "are unknown; take one with memscope snapshot --maps")
+    skipped["unreadable"] += no_smaps  # some without smaps: counted, never a silent 0
     return out, skipped
