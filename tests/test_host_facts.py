@@ -97,6 +97,7 @@ def test_commands_do_not_branch_on_live():
     allowed = {
         "memscope/collect/system.py": 2, "memscope/collect/views.py": 1,
         "memscope/collect/procs.py": 2, "memscope/snapshot.py": 1,
+        "memscope/collect/cgroups.py": 1,  # memscope leaves itself out of a cgroup's members
         "memscope/archive.py": 1,  # self.live = False
         "memscope/cli.py": 1,
     }

@@ -10,6 +10,7 @@ v2). Files are read from an explicit list: some v1 files fail on read by design
 
 from __future__ import annotations
 
+import os
 import posixpath
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -229,21 +230,33 @@ def read_cgroup(root: Root, hier: Hierarchy, path: str, notes: List[Dict[str, st
     procs, unreadable = [], 0
     users = users or Users(root)
     opts = Options()
+    members: Optional[List[int]] = None if pids is None else []
+    # memscope itself is not a member to report (top leaves it out too; only on the live
+    # host is one of the pids memscope)
+    me = os.getpid() if root.live else None
     for pid in pids or ():
+        if pid == me:
+            continue
         res = known.get(pid) if known is not None else None
         if res is None:
             try:
                 res = read_process(root, pid, opts, users)
             except (ParseError, MemscopeError):
                 unreadable += 1
+                if members is not None:
+                    members.append(pid)  # a member, its figures unknown
                 continue
             if known is not None:
                 known[pid] = res
+        if res.kind in ("kernel", "zombie", "self"):
+            continue  # as top: kernel threads (the root's cgroup.procs lists them), zombies
+        if members is not None:
+            members.append(pid)
         if res.kind in ("ok", "denied", "capped"):
             procs.append(res.doc)
             if res.kind != "ok":
                 unreadable += 1
-    add_members(doc, pids, procs, unreadable)
+    add_members(doc, members, procs, unreadable)
     doc["full_path"] = hier.display + ("" if path == "/" else path)
     if unreadable:
         notes.append({"code": "members_unreadable",
