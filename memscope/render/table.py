@@ -614,7 +614,11 @@ def cgroup_tree_table(doc: Dict[str, Any], units: Units,
         name = c["path"] if c["depth"] == 0 else c["path"].rsplit("/", 1)[-1]
         f = None if not c.get("limit") or c["usage"] is None else c["usage"] / c["limit"]
         limit = "max" if c["limit"] is None and c["unlimited"] else u(c["limit"])
-        row = ["  " * c["depth"] + clean(name), u(c["usage"]), u(c["own_usage"]), limit,
+        # the root's usage rule leaves kernel memory out; its children's usage has it: the
+        # tree shows the root like with like (comparable_usage), never smaller than a child
+        usage = c.get("comparable_usage") if c.get("comparable_usage") is not None \
+            else c["usage"]
+        row = ["  " * c["depth"] + clean(name), u(usage), u(c["own_usage"]), limit,
                paint("-" if f is None else f"{100 * f:.1f}", share_severity(f)),
                u(c["working_set"])]
         if deltas is not None:
