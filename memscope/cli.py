@@ -1009,9 +1009,12 @@ def cache(root: str, fmt: str, output: Optional[str], unit: Optional[str], si: b
             from memscope.collect.cache import collect_cache
 
             doc = collect_cache(src, paths, sort, top, recursive, follow)
-        if doc["totals"]["skipped"]:
-            warn([f"{doc['totals']['skipped']} file(s) could not be measured: they are "
-                  "named under 'skipped'"])
+        # FIFOs, sockets, devices and pseudo-filesystems hold no page cache: named under
+        # skipped, but no failure to warn about
+        failed = doc["totals"]["skipped"] - (doc["totals"].get("skipped_no_cache") or 0)
+        if failed:
+            warn([f"{failed} file(s) could not be measured: they are named under "
+                  "'skipped'"])
         return doc
 
     run(build, lambda doc: cache_table(doc, units), fmt, output)

@@ -77,6 +77,10 @@ class _Frame:
         self.key = key
 
 
+# skip reasons of things that hold no page cache: skipped and named, but not a failure
+NO_CACHE_REASONS = ("FIFO", "socket", "character device", "block device")
+
+
 class Scan:
     """One `memscope cache PATH...` run: the state every file passes through."""
 
@@ -92,6 +96,7 @@ class Scan:
         self.totals = Sums()
         self.skipped: List[Dict[str, str]] = []
         self.skipped_count = 0
+        self.no_cache = 0  # of them: FIFOs, sockets, devices, pseudo-filesystems (no cache)
         self.symlinks = 0
         self.duplicates = 0
         self.directories = 0
@@ -106,6 +111,8 @@ class Scan:
 
     def skip(self, path: str, reason: str) -> None:
         self.skipped_count += 1
+        if reason.startswith(NO_CACHE_REASONS) or "no page cache" in reason:
+            self.no_cache += 1
         if len(self.skipped) < MAX_SKIPPED:
             self.skipped.append({"path": shown(path), "reason": reason})
 
@@ -333,6 +340,7 @@ class Scan:
             self.notes.add("symlinks_not_followed", f"{self.symlinks} symlink(s) were not "
                            "followed (use --follow)")
         extra = {"directories": self.directories, "skipped": self.skipped_count,
+                 "skipped_no_cache": self.no_cache,
                  "symlinks_not_followed": self.symlinks, "duplicates": self.duplicates}
         return build_cache(self.meter.method, PAGE, self.sort, self.top,
                            self.files.sorted(self.sort),
