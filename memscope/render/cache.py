@@ -34,6 +34,23 @@ def _figures(u: Units, rec: Dict[str, Any], page: int) -> List[str]:
 HEAD = ["size", "cached", "%", "dirty", "writeback", "evicted", "recent_evict"]
 
 
+# columns a narrow terminal drops first (the path keeps the spare width, its end kept)
+_DROP = {"recent_evict": 1, "writeback": 2, "evicted": 3, "dirty": 4, "pids": 5, "%": 6}
+
+
+def _fit_files(head: List[str], rows: List[List[str]]) -> str:
+    """The file rows fitted to the terminal (render/term.fit), as every table is."""
+    from memscope.render.term import Column, fit, width
+
+    cols = [Column(head[0], "left", least=20, most=240, flex=True, keep_end=True)]
+    for h in head[1:]:
+        if h == "programs":
+            cols.append(Column(h, "left", least=8, most=24, drop=0))
+        else:
+            cols.append(Column(h, drop=_DROP.get(h)))
+    return fit(cols, rows, width())
+
+
 def cache_table(doc: Dict[str, Any], units: Units) -> str:
     u = units
     blocks: List[str] = []
@@ -47,22 +64,18 @@ def cache_table(doc: Dict[str, Any], units: Units) -> str:
         else ")"
     rows = []
     for rec in doc["files"]:
-        row = [_cut(rec["path"], 56 if procs else 80) +
-               (" (deleted)" if rec.get("deleted") else "")]
+        row = [clean(rec["path"]) + (" (deleted)" if rec.get("deleted") else "")]
         row += _figures(u, rec, page)
         if procs:
             users = ",".join(str(p) for p in rec["pids"][:4])
             if len(rec["pids"]) > 4:
                 users += f",+{len(rec['pids']) - 4}"
-            programs = clean(",".join(rec["programs"]))
-            row += [users, programs if len(programs) <= 24 else programs[:21] + "..."]
+            row += [users, clean(",".join(rec["programs"]))]
         rows.append(row)
     head = ["path"] + [h if h != "size" or not u.label else f"size ({u.label})" for h in HEAD]
     if procs:
         head += ["pids", "programs"]
-    blocks.append(title + "\n" + (grid(rows, head, ["left"] + ["right"] * 7 +
-                                       (["left", "left"] if procs else []))
-                                  if rows else f"  (no {what})"))
+    blocks.append(title + "\n" + (_fit_files(head, rows) if rows else f"  (no {what})"))
     if doc["directories"]:
         # No %: a directory's cached bytes count each file's last page whole.
         rows = [[_cut(d["path"]), str(d["files"])] + _figures(u, d, 0)[:2] +
