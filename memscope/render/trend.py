@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Optional
 
-from memscope.render.table import clean, grid
+from memscope.render.table import clean
+from memscope.render.term import wrap
 from memscope.render.units import Units
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -61,9 +62,6 @@ def ascii_text(text: str) -> str:
 def trend_table(doc: Dict[str, Any], units: Units, limit: Optional[int] = None,
                 unicode: Optional[bool] = None) -> str:
     uni = unicode_locale() if unicode is None else unicode
-    def say(text: str) -> str:
-        return "\n".join(clean(line) for line in text.split("\n"))
-
     u = units
     blocks: List[str] = []
     segs = doc["segments"]
@@ -81,16 +79,20 @@ def trend_table(doc: Dict[str, Any], units: Units, limit: Optional[int] = None,
                      f"{b['text']} (segment {b['segment']} starts)")
     for s in doc["skipped"]:
         lines.append(f"skipped {s['file']}: {s['reason']}")
-    blocks.append(say("\n".join(lines)))
+    # each line made safe whole (a name's newline is a ?, never a line of its own), then
+    # wrapped to the terminal
+    blocks.append("\n".join(wrap(clean(line), "    ") for line in lines))
     if doc["leak_suspects"]:
-        blocks.append(say("Leak suspects (most suspicious first):\n" + "\n".join(
-            f"  {i}. {s['text']}" + (f" [segment {s['segment']}]" if len(segs) > 1 else "")
-            for i, s in enumerate(doc["leak_suspects"], 1))))
+        blocks.append("Leak suspects (most suspicious first):\n" + "\n".join(
+            wrap(clean(f"  {i}. {s['text']}" + (f" [segment {s['segment']}]"
+                                                 if len(segs) > 1 else "")), "     ")
+            for i, s in enumerate(doc["leak_suspects"], 1)))
     else:
         blocks.append("Leak suspects: none (no series grows steadily and significantly)")
     if doc["forecasts"]:
-        blocks.append(say("Forecasts (at the current rate, ± one standard error):\n" +
-                          "\n".join(f"  {f['text']}" for f in doc["forecasts"])))
+        blocks.append("Forecasts (at the current rate, ± one standard error):\n" +
+                      "\n".join(wrap(clean(f"  {f['text']}"), "    ")
+                                 for f in doc["forecasts"]))
     rows = []
     series = doc["series"] if limit is None else doc["series"][:limit]
 
@@ -98,7 +100,7 @@ def trend_table(doc: Dict[str, Any], units: Units, limit: Optional[int] = None,
         return "-" if n is None else ("+" if n > 0 else "") + u(n)
 
     for s in series:
-        row = [s["kind"], clean(_cut(s["name"], 40))]
+        row = [s["kind"], clean(s["name"])]
         if len(segs) > 1:
             row.append(str(s["segment"]))
         row += [s["metric"], u(s["first"]), u(s["last"]), signed(s["change"]),
@@ -116,7 +118,13 @@ def trend_table(doc: Dict[str, Any], units: Units, limit: Optional[int] = None,
         "left", "right", "right", "right", "right", "right", "right", "right", "left",
         "left"]
     if rows:
-        table = grid(rows, headers, align)
+        from memscope.render.term import Column, fit, width
+
+        drop = {"±/h": 1, "mono": 2, "first": 3, "metric": 4, "seg": 5, "change": 6,
+                "leak": 7, "kind": 8}
+        cols = [Column(h, a, drop=drop.get(h)) for h, a in zip(headers, align)]
+        cols[1] = Column("name", "left", least=8, most=40, flex=True)
+        table = fit(cols, rows, width())
         if limit is not None and len(doc["series"]) > limit:
             table += f"\n({len(doc['series']) - limit} more series: drop --limit to see them)"
         blocks.append(table)
@@ -124,5 +132,3 @@ def trend_table(doc: Dict[str, Any], units: Units, limit: Optional[int] = None,
     return text if uni else ascii_text(text)
 
 
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
