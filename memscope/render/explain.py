@@ -83,7 +83,14 @@ def explain_table(doc: Dict[str, Any], units=None) -> str:
     notes = notes_block(doc.get("notes") or [])
     if notes:
         blocks.append(notes)
-    return "\n\n".join(blocks) + "\n"
+    text = "\n\n".join(blocks) + "\n"
+    from memscope.render.term import unicode
+
+    if unicode():
+        return text
+    from memscope.render.trend import ascii_text  # LANG=C: ASCII stand-ins, as every table
+
+    return ascii_text(text)
 
 
 # ---------------------------------------------------------------------------------------

@@ -267,7 +267,10 @@ def _cut(text: Any, width: int, keep_end: bool = False) -> str:
     s = clean(text if text is not None else "")
     if len(s) <= width:
         return s
-    return "…" + s[-(width - 1):] if keep_end else s[:width - 1] + "…"
+    from memscope.render.term import unicode
+
+    mark = "…" if unicode() else "~"
+    return mark + s[-(width - 1):] if keep_end else s[:width - 1] + mark
 
 
 TOP_COLUMNS = ("pid", "user", "pss", "uss", "rss", "swap", "swap_pss", "shared", "vsz", "%",

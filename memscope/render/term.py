@@ -200,7 +200,7 @@ def cut(text: Any, cells: int, keep_end: bool = False) -> str:
         return ""
     if len(s) <= cells:
         return s
-    mark = "…" if _utf8_stdout() else "~"
+    mark = "…" if unicode() else "~"  # (under LANG=C Python writes UTF-8; the terminal can't)
     if cells == 1:
         return mark
     if keep_end:  # a path: keep its end, and the indentation of a tree

@@ -18,7 +18,8 @@ from memscope.render.units import Units
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 ASCII_BLOCKS = "_.:-=+*#"
-ASCII = {"²": "2", "→": "->", "±": "+/-", "−": "-", "…": "..."}
+ASCII = {"²": "2", "→": "->", "±": "+/-", "−": "-", "…": "...", "—": "-", "–": "-",
+         "≈": "~", "≥": ">=", "≤": "<=", "×": "x", "Δ": "d"}
 
 
 def unicode_locale(env=None) -> bool:
