@@ -362,10 +362,16 @@ def raise_nofile() -> None:
 
 def collect_cache(root: Root, paths, sort: str, top: int, recursive: bool,
                   follow: bool) -> Dict[str, Any]:
-    missing = [p for p in paths if not os.path.lexists(p)]
-    if missing:
-        raise MemscopeError(f"{', '.join(missing)}: no such file or directory (check the "
-                            "PATH)")
+    for p in paths:
+        try:
+            os.lstat(p)
+        except OSError as exc:  # a directory on the way we may not search is not "missing"
+            why = ("permission denied (a directory on the way can't be searched by this "
+                   "user)" if exc.errno in (errno.EACCES, errno.EPERM)
+                   else "no such file or directory (check the PATH)")
+            raise MemscopeError(f"{p}: {why}") from None
+        except ValueError:
+            raise MemscopeError(f"{p!r}: a name with a NUL byte") from None
     if recursive:
         raise_nofile()
     scan = Scan(sort, top, recursive, follow)
@@ -434,7 +440,9 @@ def _used_files(root: Root, pids: List[int], notes: Notes) -> Dict[Any, _Used]:
                 continue
             entry = used.get(key)
             if entry is None:
-                entry = used[key] = _Used(parts[5])
+                # maps escapes a newline in a name as \012 (seq_file_path(m, file, "\n"),
+                # fs/proc/task_mmu.c): the name back as it is; an open fd's link is exact
+                entry = used[key] = _Used(parts[5].replace("\\012", "\n"))
             entry.mapped = True
             entry.use(pid, comm, f"/{base}/map_files/{parts[0]}")
         for fd in fds:

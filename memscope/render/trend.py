@@ -129,6 +129,9 @@ def trend_table(doc: Dict[str, Any], units: Units, limit: Optional[int] = None,
         if limit is not None and len(doc["series"]) > limit:
             table += f"\n({len(doc['series']) - limit} more series: drop --limit to see them)"
         blocks.append(table)
+    else:
+        blocks.append("Series: none of this kind in these reports (slab caches are in a "
+                      "report only where it carries slab.caches)")
     text = "\n\n".join(blocks) + "\n"
     return text if uni else ascii_text(text)
 
