@@ -295,6 +295,23 @@ def _yaml_load(text: str, stream: bool = False) -> Any:
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    if "!!binary" in text:  # a name that is not UTF-8, as memscope writes it: the same str
+        return _names(_yaml_load_plain(yaml, loader, text, stream))
+    return _yaml_load_plain(yaml, loader, text, stream)
+
+
+def _names(value: Any) -> Any:
+    """!!binary scalars (bytes) back to the surrogate-escaped names memscope wrote."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    if isinstance(value, dict):
+        return {_names(k): _names(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_names(v) for v in value]
+    return value
+
+
+def _yaml_load_plain(yaml, loader, text: str, stream: bool) -> Any:
     try:
         if not stream:
             return yaml.load(text, Loader=loader)
