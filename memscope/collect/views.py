@@ -205,6 +205,7 @@ def collect_shmem(root: Root, meminfo=None) -> dict:
 
     mapped: dict = {}
     denied = 0
+    no_maps = 0
     for pid in list_pids(root):
         base = f"proc/{pid}"
         try:
@@ -219,10 +220,14 @@ def collect_shmem(root: Root, meminfo=None) -> dict:
         except SourceError:
             denied += 1
             continue
+        if text is None:  # the root holds the process but not its maps
+            no_maps += 1
+            continue
         try:
             lines = parse_maps(text) if text else []
-        except ParseError:
-            lines = []
+        except ParseError:  # malformed: this process is uninspected, counted
+            denied += 1
+            continue
         if not any(wanted(m.path) for m in lines):
             continue
         try:
@@ -256,5 +261,9 @@ def collect_shmem(root: Root, meminfo=None) -> dict:
     doc = build_shmem(ShmemInputs(
         meminfo.get("Shmem"), mounts, rows, segments, mapped, denied,
         view_page_size(root, meminfo, notes), swap_used))
+    if no_maps:
+        notes.add("maps_missing", f"{no_maps} process(es) have no maps under this root (a "
+                  "snapshot taken without --maps): the shmem objects they map are not "
+                  "named, and what they hold is left in unattributed")
     doc["notes"] = notes.items + doc["notes"]
     return doc

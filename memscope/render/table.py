@@ -338,7 +338,8 @@ def process_rows(doc: Dict[str, Any], units: Units, view: TopView) -> str:
             return "-" if v is None or not base else f"{100.0 * v / base:.1f}"
         if key in ("dpss", "drss"):
             d = (view.deltas or {}).get(p["pid"])
-            return _signed(u, None if d is None else d[0 if key == "dpss" else 1])
+            # as wide from the first tick as later ones ("+1.2Mi"): the layout holds still
+            return _signed(u, None if d is None else d[0 if key == "dpss" else 1]).rjust(6)
         if key in ("user", "name", "command"):
             return clean(p["cmdline" if key == "command" else key] or "")
         v = p[key]
