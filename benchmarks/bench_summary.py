@@ -32,6 +32,11 @@ def timed(cmd):
 
 
 def main():
+    if os.environ.pop("PYTHONDONTWRITEBYTECODE", None):
+        # an installed memscope has its bytecode compiled (pip does it); without it every
+        # run compiles cli.py and friends again (+40 ms), which no user pays
+        print("note: PYTHONDONTWRITEBYTECODE was set: unset for the runs (bytecode cached, "
+              "as an installed memscope has it)", file=sys.stderr)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=31, help="runs of each command (odd)")
     args = ap.parse_args()
