@@ -148,7 +148,8 @@ def collect_slab(root: Root, meminfo=None) -> dict:
         diff = doc["total_bytes"] - meminfo["Slab"]
         if diff:
             notes.add("slab_differs",
-                      f"the caches add up to {diff:+d} bytes against meminfo Slab: large "
+                      f"the caches add up to {diff:+d} bytes ({diff / 1048576:+.1f} MiB) "
+                      "against meminfo Slab: large "
                       "kmalloc allocations are counted in SUnreclaim but in no cache, and "
                       "the two files were read at different instants")
     doc["notes"] = notes.items
