@@ -42,10 +42,13 @@ def _fit_files(head: List[str], rows: List[List[str]]) -> str:
     """The file rows fitted to the terminal (render/term.fit), as every table is."""
     from memscope.render.term import Column, fit, width
 
-    cols = [Column(head[0], "left", least=20, most=240, flex=True, keep_end=True)]
+    # the path keeps at least 36 columns: lesser columns go first
+    cols = [Column(head[0], "left", least=36, most=240, flex=True, keep_end=True)]
     for h in head[1:]:
         if h == "programs":
             cols.append(Column(h, "left", least=8, most=24, drop=0))
+        elif h == "pids":
+            cols.append(Column(h, "left", least=6, most=16, drop=_DROP[h]))
         else:
             cols.append(Column(h, drop=_DROP.get(h)))
     return fit(cols, rows, width())
