@@ -211,6 +211,11 @@ def diagnose(docs: Docs, rules: Optional[List[Callable]] = None,
     root = (docs.summary.get("source") or {}).get("root")
     if root not in (None, "/"):
         for f in found:
+            if f["next"].startswith("memscope ") and " --watch " in f["next"]:
+                # a root does not change: watching it shows the same figures again
+                import re
+
+                f["next"] = re.sub(r" --watch \S+", "", f["next"])
             if f["next"].startswith("memscope ") and "--root" not in f["next"] and \
                     not f["next"].startswith("memscope trend "):  # trend reads reports
                 f["next"] += f" --root {root}"
