@@ -139,9 +139,20 @@ def take(root: Root, out, maps: bool = False) -> Dict[str, object]:
                    cap.add_cmdline(f"proc/{pid}") for leaf in PROCESS_FILES]
             if not any(got):
                 continue  # gone
+            bases = [f"proc/{pid}"]
+            thread = _live_thread(root, pid)
+            if thread is not None:
+                # the main thread has exited while others live on: its own files show
+                # nothing (smaps_rollup ESRCH); a live thread's are what memscope reads
+                # (collect.procs.read_process), so they are captured too
+                tbase = f"proc/{pid}/task/{thread}"
+                for leaf in ("status", "smaps_rollup", "stat", "cgroup"):
+                    cap.add(f"{tbase}/{leaf}")
+                bases.append(tbase)
             if maps:
-                for leaf in MAPS_FILES:
-                    cap.add(f"proc/{pid}/{leaf}")
+                for base in bases:
+                    for leaf in MAPS_FILES:
+                        cap.add(f"{base}/{leaf}")
             target = root.readlink(f"proc/{pid}/exe")
             if target:
                 exe[str(pid)] = target
@@ -259,3 +270,19 @@ def _gids(status_text: str) -> list:
         return [parse_int(p, "Gid", None) for p in parts[:4]]
     except ParseError:
         return []
+
+
+def _live_thread(root: Root, pid: int) -> Optional[int]:
+    """The live thread memscope reads a process through when its main thread has exited
+    (status: zombie, no mm, more than one thread); None for every other process."""
+    from memscope.collect.procs import live_task
+    from memscope.parsers.status import parse_status
+
+    try:
+        status = root.parse(f"proc/{pid}/status", parse_status)
+    except (SourceError, ParseError):
+        return None
+    if status.has_mm or not status.zombie or (status.threads or 0) <= 1:
+        return None
+    found = live_task(root, pid)
+    return None if found is None else found[0]

@@ -267,6 +267,19 @@ def test_process_whose_main_thread_exited(workers):
             assert top["totals"]["processes"] == 2
 
 
+def test_a_snapshot_keeps_a_process_whose_main_thread_exited(workers, tmp_path):
+    """The snapshot captures the live thread's files, so offline the process is read as live
+    (not skipped as a zombie)."""
+    w = workers("threads", 16 * MiB)
+    snap = tmp_path / "s.tar.gz"
+    assert run_memscope("snapshot", "-q", "-o", snap).returncode == 0
+    tid, rollup = task_rollup(w.pid)
+    r = run_memscope("proc", w.pid, "--root", snap, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    p = json.loads(r.stdout)["processes"][0]
+    assert p["rss"] == rollup["Rss"] and p["pss"] is not None
+
+
 def test_zombies_are_skipped_with_their_reason(workers):
     import subprocess
 
