@@ -342,10 +342,9 @@ def history_findings(history: Optional[str]) -> List[Dict[str, Any]]:
     that is not a readable report is skipped with a warning, as trend does)."""
     if history is None:
         return []
+    from memscope.errors import MemscopeError
     from memscope.trend.build import build_trend
     from memscope.trend.findings import trend_findings
-
-    from memscope.errors import MemscopeError
 
     try:
         doc = build_trend([history], None, None, None)
@@ -356,10 +355,7 @@ def history_findings(history: Optional[str]) -> List[Dict[str, Any]]:
         warn([f"--history: {len(doc['skipped'])} file(s) skipped: "
               f"{doc['skipped'][0]['file']}: {doc['skipped'][0]['reason']}"
               + (" (and more)" if len(doc["skipped"]) > 1 else "")])
-    found = trend_findings(doc, history)
-    for f in found:
-        f.setdefault("scope", "cgroup" if " cgroup " in f" {f.get('text', '')}" else "system")
-    return found
+    return trend_findings(doc, history)
 
 
 def _explain_args(root: str, since: Optional[str], interval: Optional[float]):

@@ -677,7 +677,8 @@ def test_findings_shape_and_words(tmp_path):
     codes = [f["code"] for f in found]
     assert codes[0] == "leak_suspect" and "exhaustion_forecast" in codes
     for f in found:
-        assert set(f) == {"code", "severity", "title", "text", "evidence", "why", "next"}
+        assert set(f) == {"code", "severity", "title", "text", "evidence", "why", "next",
+                          "scope"}  # as every explain finding (docs/contract.md)
         assert f["severity"] in ("info", "attention", "pressure", "critical")
         assert f["next"].startswith("memscope trend ")
         assert all(set(e) == {"source", "key", "value"} for e in f["evidence"])

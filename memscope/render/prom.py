@@ -35,7 +35,7 @@ def escape(value: Any) -> str:
     s = s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
     # other C0/C1 controls (ESC, BEL, CR...) as the text \\xHH: never raw in a scraped file
     if not s.isprintable():
-        s = "".join(c if c.isprintable() or c == "\\" else f"\\\\x{ord(c):02x}" for c in s)
+        s = "".join(c if c.isprintable() else f"\\\\x{ord(c):02x}" for c in s)
     return s
 
 

@@ -1,7 +1,8 @@
 """Trend findings for ``memscope explain --history DIR``: a pure function of the trend
 document (``memscope trend --format json``), no I/O.
 
-Each finding: ``{code, severity, title, text, evidence: [{source, key, value}], why, next}``,
+Each finding: ``{code, severity, title, text, evidence: [{source, key, value}], why, next,
+scope}`` (scope ``cgroup`` for a cgroup's series or forecast, else ``system``),
 severity one of info / attention / pressure / critical.
 
 - ``leak_suspect``: one per leak suspect, most suspicious first. Severity ``attention``;
@@ -82,6 +83,7 @@ def _leak(s: Dict[str, Any], history: str, available_soon: bool) -> Dict[str, An
                 "back, is what a leak looks like; a cache or a workload that grew grows "
                 "in steps and levels off."),
         "next": f"memscope trend {_quote(history)}" + (f" --by {by}" if by else ""),
+        "scope": "cgroup" if kind == "cgroup" else "system",
     }
 
 
@@ -149,4 +151,5 @@ def _forecast(f: Dict[str, Any], history: str) -> Optional[Dict[str, Any]]:
         ],
         "why": why,
         "next": nxt,
+        "scope": "cgroup" if isinstance(what, str) and what.startswith("cgroup ") else "system",
     }
