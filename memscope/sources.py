@@ -84,7 +84,8 @@ _KIND = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a cha
          stat.S_IFBLK: "a block device", stat.S_IFDIR: "a directory", stat.S_IFLNK: "a symlink"}
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, for messages: "a FIFO", "a socket"..."""
     return _KIND.get(stat.S_IFMT(mode), "not a regular file")
 
 
@@ -384,7 +385,7 @@ class Root:
                 raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
             if self.live:  # /proc and /sys files are what they are
                 return os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=parent)
-            raise _Refused(f"is {_kind(st.st_mode)}, not a regular file")
+            raise _Refused(f"is {file_kind(st.st_mode)}, not a regular file")
         # Non-blocking and without following: the name could have been swapped for a FIFO
         # or a link since the fstat; the inode must be the one checked.
         fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW

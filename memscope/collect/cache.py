@@ -29,15 +29,15 @@ from memscope.collect.pagecache import (PAGE, PSEUDO_FS, Meter, NotMeasurable, f
                                         open_file)
 from memscope.errors import MemscopeError, SourceError
 from memscope.model import Notes
-from memscope.model.cache import (MAX_SKIPPED, Ranking, Sums, build_cache,
+from memscope.model.cache import (MAX_SKIPPED, NO_CACHE_KINDS, Ranking, Sums, build_cache,
                                   directory_record, file_record, shown)
 from memscope.sources import Root
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NONBLOCK
 _SORT_INDEX = {"cached": 0, "dirty": 1, "evicted": 3}
 
-_KIND = ((statmod.S_ISFIFO, "FIFO"), (statmod.S_ISSOCK, "socket"),
-         (statmod.S_ISCHR, "character device"), (statmod.S_ISBLK, "block device"))
+_KIND = tuple(zip((statmod.S_ISFIFO, statmod.S_ISSOCK, statmod.S_ISCHR, statmod.S_ISBLK),
+                  NO_CACHE_KINDS))
 
 
 def _kind(mode: int) -> str:
@@ -77,10 +77,6 @@ class _Frame:
         self.key = key
 
 
-# skip reasons of things that hold no page cache: skipped and named, but not a failure
-NO_CACHE_REASONS = ("FIFO", "socket", "character device", "block device")
-
-
 class Scan:
     """One `memscope cache PATH...` run: the state every file passes through."""
 
@@ -111,7 +107,7 @@ class Scan:
 
     def skip(self, path: str, reason: str) -> None:
         self.skipped_count += 1
-        if reason.startswith(NO_CACHE_REASONS) or "no page cache" in reason:
+        if reason.startswith(NO_CACHE_KINDS) or "no page cache" in reason:
             self.no_cache += 1
         if len(self.skipped) < MAX_SKIPPED:
             self.skipped.append({"path": shown(path), "reason": reason})

@@ -45,10 +45,10 @@ def _read(path: str) -> bytes:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            kind = {stat.S_IFIFO: "a FIFO or pipe", stat.S_IFCHR: "a character device",
-                    stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket",
-                    stat.S_IFDIR: "a directory"}.get(stat.S_IFMT(st.st_mode), "not a file")
-            raise DocumentError(f"{path}: is {kind}, not a regular file (refused, not read; "
+            from memscope.sources import file_kind
+
+            raise DocumentError(f"{path}: is {file_kind(st.st_mode)}, not a regular file "
+                                "(refused, not read; "
                                 "save the report to a file first)")
         chunks: List[bytes] = []
         size = 0

@@ -25,6 +25,9 @@ STATS = ("cached", "dirty", "writeback", "evicted", "recently_evicted")
 SORTS = ("cached", "size", "dirty", "evicted")
 # At most this many skipped files are named; all are counted.
 MAX_SKIPPED = 1000
+# what holds no page cache: skipped (the reason starts with the kind) and named, never a
+# failure to warn about
+NO_CACHE_KINDS = ("FIFO", "socket", "character device", "block device")
 
 
 class Sums:

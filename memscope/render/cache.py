@@ -105,8 +105,9 @@ def cache_table(doc: Dict[str, Any], units: Units) -> str:
     blocks.append("\n".join(lines))
     if doc["skipped"]:
         # Unreadable files first: FIFOs, sockets and devices are skipped by design.
-        special = ("FIFO", "socket", "character device", "block device")
-        ranked = sorted(doc["skipped"], key=lambda s: s["reason"] in special)
+        from memscope.model.cache import NO_CACHE_KINDS
+
+        ranked = sorted(doc["skipped"], key=lambda s: s["reason"] in NO_CACHE_KINDS)
         rows = [[_cut(s["path"]), clean(s["reason"])] for s in ranked[:TABLE_SKIPPED]]
         more = totals["skipped"] - len(rows)
         blocks.append(f"Skipped ({totals['skipped']})\n" +

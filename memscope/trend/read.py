@@ -94,10 +94,9 @@ def not_a_file(path: str) -> Optional[str]:
         return "a name with a NUL byte"
     if st.S_ISREG(mode):
         return None
-    kind = {st.S_IFIFO: "a FIFO", st.S_IFCHR: "a character device", st.S_IFBLK:
-            "a block device", st.S_IFSOCK: "a socket", st.S_IFDIR: "a directory"}.get(
-                st.S_IFMT(mode), "not a regular file")
-    return f"{kind}, not a regular file (not read)"
+    from memscope.sources import file_kind
+
+    return f"{file_kind(mode)}, not a regular file (not read)"
 
 
 def is_report_name(name: str) -> bool:
