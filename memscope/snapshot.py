@@ -63,26 +63,26 @@ class Capture:
         self.first_skipped: Dict[str, str] = {}  # one file of each kind, to name it
         self.files = 0
 
-    def add(self, rel: str, optional: bool = True) -> bool:
+    def add(self, rel: str, optional: bool = True) -> Optional[bytes]:
+        """The file captured; its bytes (for a caller that also reads them), or None."""
         try:
             data = self.root.read_bytes(rel)
         except SourceError as exc:
             kind = type(exc).__name__
             self.skipped[kind] = self.skipped.get(kind, 0) + 1
             self.first_skipped.setdefault(kind, self.root.display(rel))
-            return False
+            return None
         self.add_bytes(rel, data)
-        return True
+        return data
 
-    def add_cmdline(self, base: str) -> bool:
+    def add_cmdline(self, base: str) -> Optional[bytes]:
         """/proc/PID/cmdline, capped as memscope reads it anywhere (collect.procs)."""
         from memscope.collect.procs import read_cmdline
 
         data = read_cmdline(self.root, base)
-        if data is None:
-            return False
-        self.add_bytes(f"{base}/cmdline", data)
-        return True
+        if data is not None:
+            self.add_bytes(f"{base}/cmdline", data)
+        return data
 
     def add_bytes(self, rel: str, data: bytes) -> None:
         info = tarfile.TarInfo(rel)
@@ -135,12 +135,29 @@ def take(root: Root, out, maps: bool = False) -> Dict[str, object]:
         # it would list `memscope snapshot` as a process of the host)
         pids = [pid for pid in list_pids(root) if pid != os.getpid()]
         for pid in pids:
-            got = [cap.add(f"proc/{pid}/{leaf}") if leaf != "cmdline" else
-                   cap.add_cmdline(f"proc/{pid}") for leaf in PROCESS_FILES]
-            if not any(got):
+            got = {leaf: cap.add(f"proc/{pid}/{leaf}") if leaf != "cmdline" else
+                   cap.add_cmdline(f"proc/{pid}") for leaf in PROCESS_FILES}
+            if all(v is None for v in got.values()):
                 continue  # gone
+            # status, read once: the live thread to capture, and the uid/gid names
+            status = text = None
+            if got["status"] is not None:
+                text = got["status"].decode("utf-8", "surrogateescape")
+                try:
+                    status = parse_status(text)
+                except ParseError:
+                    status = None
+            if status is not None:
+                for uid in status.uids or ():
+                    if str(uid) not in users:
+                        users[str(uid)] = names(uid) or str(uid)
+                for gid in _gids(text):
+                    if str(gid) not in groups:
+                        name = root.group_name(gid)
+                        if name is not None:
+                            groups[str(gid)] = name
             bases = [f"proc/{pid}"]
-            thread = _live_thread(root, pid)
+            thread = _live_thread(root, pid, status)
             if thread is not None:
                 # the main thread has exited while others live on: its own files show
                 # nothing (smaps_rollup ESRCH); a live thread's are what memscope reads
@@ -156,23 +173,9 @@ def take(root: Root, out, maps: bool = False) -> Dict[str, object]:
             target = root.readlink(f"proc/{pid}/exe")
             if target:
                 exe[str(pid)] = target
-        # uid -> user name and gid -> group name for every uid and gid a process has
-        # (Root.user_name and Root.group_name answer from these maps under the snapshot)
-        for pid in pids:
-            try:
-                text = root.read_text(f"proc/{pid}/status")
-                status = parse_status(text)
-            except (SourceError, ParseError):
-                continue
-            for uid in status.uids or ():
-                if str(uid) not in users:
-                    users[str(uid)] = names(uid) or str(uid)
-            for gid in _gids(text):
-                if str(gid) not in groups:
-                    name = root.group_name(gid)
-                    if name is not None:
-                        groups[str(gid)] = name
-        # ... and of every SysV segment's owner (shmem's sysv[].owner)
+        # uid -> user name and gid -> group name for every uid and gid a process has (above)
+        # and of every SysV segment's owner (shmem's sysv[].owner): Root.user_name and
+        # Root.group_name answer from these maps under the snapshot
         from memscope.parsers.ipc import parse_sysvipc_shm
 
         try:
@@ -272,17 +275,12 @@ def _gids(status_text: str) -> list:
         return []
 
 
-def _live_thread(root: Root, pid: int) -> Optional[int]:
+def _live_thread(root: Root, pid: int, status) -> Optional[int]:
     """The live thread memscope reads a process through when its main thread has exited
     (status: zombie, no mm, more than one thread); None for every other process."""
     from memscope.collect.procs import live_task
-    from memscope.parsers.status import parse_status
 
-    try:
-        status = root.parse(f"proc/{pid}/status", parse_status)
-    except (SourceError, ParseError):
-        return None
-    if status.has_mm or not status.zombie or (status.threads or 0) <= 1:
+    if status is None or status.has_mm or not status.zombie or (status.threads or 0) <= 1:
         return None
     found = live_task(root, pid)
     return None if found is None else found[0]
