@@ -25,7 +25,16 @@ ASCII_FALLBACK = {
     "\u2013": "-", "\u2014": "--", "\u00b5": "u", "\u00d7": "x", "\u2192": "->",
     "\u2190": "<-", "\u2248": "~", "\u00b1": "+-", "\u00b7": ".", "\u2018": "'",
     "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " ", "\ufffd": "?",
+    "\u00b2": "2", "\u0394": "d",
 }
+
+
+def ascii_text(text: str) -> str:
+    """``text`` with the stand-ins above for what memscope prints itself (a terminal under
+    a non-UTF-8 locale, where Python still writes UTF-8: render.term.unicode())."""
+    if text.isascii():
+        return text
+    return "".join(ASCII_FALLBACK.get(ch, ch) for ch in text)
 
 
 def safe(text: object) -> str:

@@ -88,7 +88,7 @@ def explain_table(doc: Dict[str, Any], units=None) -> str:
 
     if unicode():
         return text
-    from memscope.render.trend import ascii_text  # LANG=C: ASCII stand-ins, as every table
+    from memscope.text import ascii_text  # LANG=C: ASCII stand-ins, as every table
 
     return ascii_text(text)
 

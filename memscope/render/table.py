@@ -264,13 +264,9 @@ VERDICT_SEVERITY = {"ok": None, "attention": "warning", "pressure": "critical",
 
 
 def _cut(text: Any, width: int, keep_end: bool = False) -> str:
-    s = clean(text if text is not None else "")
-    if len(s) <= width:
-        return s
-    from memscope.render.term import unicode
+    from memscope.render.term import cut
 
-    mark = "…" if unicode() else "~"
-    return mark + s[-(width - 1):] if keep_end else s[:width - 1] + mark
+    return cut(clean(text if text is not None else ""), width, keep_end)
 
 
 TOP_COLUMNS = ("pid", "user", "pss", "uss", "rss", "swap", "swap_pss", "shared", "vsz", "%",

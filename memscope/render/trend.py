@@ -9,7 +9,6 @@ what the terminal shows).
 
 from __future__ import annotations
 
-import os
 from typing import Any, Dict, List, Optional
 
 from memscope.render.table import clean
@@ -18,18 +17,6 @@ from memscope.render.units import Units
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 ASCII_BLOCKS = "_.:-=+*#"
-ASCII = {"²": "2", "→": "->", "±": "+/-", "−": "-", "…": "...", "—": "-", "–": "-",
-         "≈": "~", "≥": ">=", "≤": "<=", "×": "x", "Δ": "d"}
-
-
-def unicode_locale(env=None) -> bool:
-    env = os.environ if env is None else env
-    for name in ("LC_ALL", "LC_CTYPE", "LANG"):
-        value = env.get(name)
-        if value:
-            low = value.lower()
-            return "utf-8" in low or "utf8" in low
-    return False
 
 
 def sparkline(values: List[Optional[int]], unicode: bool = True, points: int = 0) -> str:
@@ -54,15 +41,12 @@ def sparkline(values: List[Optional[int]], unicode: bool = True, points: int = 0
     return "".join(out)
 
 
-def ascii_text(text: str) -> str:
-    for k, v in ASCII.items():
-        text = text.replace(k, v)
-    return text
-
-
 def trend_table(doc: Dict[str, Any], units: Units, limit: Optional[int] = None,
                 unicode: Optional[bool] = None) -> str:
-    uni = unicode_locale() if unicode is None else unicode
+    from memscope.render.term import unicode as unicode_terminal
+    from memscope.text import ascii_text
+
+    uni = unicode_terminal() if unicode is None else unicode
     u = units
     blocks: List[str] = []
     segs = doc["segments"]
