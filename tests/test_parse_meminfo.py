@@ -132,3 +132,11 @@ def test_non_ascii_digits_are_not_numbers():
     with pytest.raises(ParseError) as info:
         parse_meminfo("MemTotal:       ١٠٠ kB\n")
     assert info.value.line == 1
+
+
+def test_memtotal_zero_is_malformed():
+    """Every share and verdict divides by MemTotal: 0 is not a running kernel's meminfo
+    (check said CRITICAL on it)."""
+
+    with pytest.raises(ParseError, match="MemTotal is 0"):
+        parse_meminfo("MemTotal: 0 kB\nMemFree: 0 kB\n")

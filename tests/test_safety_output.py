@@ -329,6 +329,25 @@ def test_closed_stdout_is_one_line_exit_1():
         assert "standard output" in one_line(r.stderr) and "closed" in r.stderr
 
 
+@pytest.mark.parametrize("args", [
+    ["check"], ["check", "--root", "/nonexistent"], ["check", "--bogus"],
+    ["check", "-w", "nan"], ["check", "--interval", "inf"], ["check", "-c", "0"],
+    ["check", "--interval", "86401"],
+])
+def test_check_failures_are_unknown_whatever_stdout_is(args):
+    """check follows the plugin conventions for every failure: a bad value (nan, inf, past
+    a day) is UNKNOWN, exit 3, never an internal error; with stdout closed the one line goes
+    to stderr, still exit 3 (a healthy check with stdout closed says so as UNKNOWN too)."""
+    r = run_memscope(*args)
+    if args != ["check"]:
+        assert r.returncode == 3 and r.stdout.startswith("MEMORY UNKNOWN - "), r.stdout
+        assert "internal error" not in r.stdout
+    r = subprocess.run(["sh", "-c", 'exec "$@" >&-', "sh", *MEMSCOPE, *args], env=ENV,
+                       capture_output=True, text=True)
+    assert r.returncode == 3 and "Traceback" not in r.stderr
+    assert one_line(r.stderr).startswith("MEMORY UNKNOWN - ")
+
+
 def test_closed_stdout_with_o_still_writes_the_file(tmp_path):
     out = tmp_path / "s.json"
     r = subprocess.run(["sh", "-c", 'exec "$@" >&-', "sh", *MEMSCOPE, "summary", "--format",
@@ -507,6 +526,9 @@ HUGE = "99999999999999999999999T"
     ["top", "--pid", "-1"], ["proc", "0"], ["proc", "-5"], ["top", "--match", "("],
     ["top", "--match", "a{99999999999}"], ["top", "--match", "(?P<x"],
     ["cgroup", "--watch", "nan"], ["top", "--watch", "inf"],
+] + [
+    ["explain", "--interval", v] for v in ("nan", "inf", "-inf", "1e400", "0", "-1",
+                                           "86401", "abc")
 ])
 def test_bad_option_values_are_usage_errors(args):
     r = run_memscope(*args)
