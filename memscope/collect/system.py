@@ -160,20 +160,13 @@ def hugepage_sizes(root: Root, notes: Notes, consequence: str) -> Optional[List[
     return sorted(sizes, key=lambda s: s[1])
 
 
-def hugetlb_from_sysfs(root: Root, notes: Notes) -> Optional[int]:
-    """Σ nr_hugepages × size over every huge page size (for kernels without Hugetlb); None
-    when a size's count is unknown (a partial sum would be a wrong figure)."""
-    why = "hugetlb counts the default page size only"
-    sizes = hugepage_sizes(root, notes, why)
-    if sizes is None:
+def hugetlb_total(pools: Optional[dict]) -> Optional[int]:
+    """Σ nr_hugepages × size over every huge page size (for kernels without a Hugetlb line),
+    from the pools already read; None when a size's count is unknown (a partial sum would
+    be a wrong figure: the model then counts the default size only, and says so)."""
+    if pools is None or any(p["nr_hugepages"] is None for p in pools.values()):
         return None
-    total = 0
-    for where, size in sizes:
-        count = optional(root, f"{where}/nr_hugepages", parse_number, notes, why)
-        if count is None:
-            return None
-        total += count * size
-    return total
+    return sum(p["nr_hugepages"] * size for size, p in pools.items())
 
 
 def read_hugepage_pools(root: Root, notes: Notes) -> Optional[dict]:
@@ -181,7 +174,8 @@ def read_hugepage_pools(root: Root, notes: Notes) -> Optional[dict]:
     surplus_hugepages}} from /sys/kernel/mm/hugepages/hugepages-<kB>kB/ (every size;
     Documentation/admin-guide/mm/hugetlbpage.rst), None without the directory; a count
     that can't be read is null, with a note."""
-    sizes = hugepage_sizes(root, notes, "hugetlb pools unknown")
+    sizes = hugepage_sizes(root, notes, "hugetlb pools unknown (and, without a Hugetlb "
+                           "line, hugetlb counts the default page size only)")
     if sizes is None:
         return None
     pools = {}
@@ -220,6 +214,7 @@ def collect_system(root: Root) -> SystemInputs:
     pressure = optional(root, "proc/pressure/memory", parse_pressure, notes,
                         "pressure unknown", missing=None)
     source = read_identity(root)
+    pools = read_hugepage_pools(root, notes)  # once: the pools, and Hugetlb where meminfo lacks it
     inp = SystemInputs(
         meminfo=meminfo,
         zoneinfo=zoneinfo,
@@ -227,7 +222,7 @@ def collect_system(root: Root) -> SystemInputs:
         pressure=pressure,
         page_size=page_size(root, meminfo, zoneinfo, notes),
         vmap_stack=vmap_stack(root, source["kernel"]) if "VmallocUsed" in meminfo else None,
-        hugetlb_sysfs=None if "Hugetlb" in meminfo else hugetlb_from_sysfs(root, notes),
+        hugetlb_sysfs=None if "Hugetlb" in meminfo else hugetlb_total(pools),
         source=source,
         notes=notes,
     )
@@ -240,7 +235,7 @@ def collect_system(root: Root) -> SystemInputs:
         if stacks and inp.vmap_stack is None:
             inp.vmap_stack = True  # kernel stacks seen among the vmalloc areas
     inp.zram = read_zram(root, notes)
-    inp.hugepage_pools = read_hugepage_pools(root, notes)
+    inp.hugepage_pools = pools
     if root.exists("proc/spl/kstat/zfs/arcstats"):
         from memscope.parsers.arcstats import parse_arcstats
 
