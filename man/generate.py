@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Write man/memscope-COMMAND.1 for every click command, from the commands themselves.
+"""Write man/memscope-COMMAND.1 for every command, from memscope.cli's table of commands
+(COMMANDS): the same rows the CLI is built from, so a page can't say what the command doesn't.
 
 The pages say what ``memscope COMMAND --help`` says, as man pages: NAME, SYNOPSIS,
 DESCRIPTION (the command's docstring), OPTIONS (every option with its help), SEE ALSO.
@@ -31,13 +32,17 @@ def roff(text: str) -> str:
     return "\n".join(lines)
 
 
-def page(name: str, command) -> str:
+def page(row) -> str:
+    """The page of one row of memscope.cli.COMMANDS."""
     import click
 
     from memscope import __version__
+    from memscope.cli import cli
 
+    name = row.name
+    command = cli.commands[name]  # the click command built from this row
     ctx = click.Context(command, info_name=f"memscope {name}")
-    doc = (command.help or "").strip()
+    doc = " ".join(row.help.split())
     summary = " ".join(doc.split("\n\n")[0].split())
     first = summary.split(". ")[0].rstrip(".")
     out = [f'.TH MEMSCOPE\\-{name.upper()} 1 "{DATE}" "memscope {__version__}" "User Commands"',
@@ -71,10 +76,10 @@ def page(name: str, command) -> str:
 
 
 def pages():
-    from memscope.cli import cli
+    from memscope.cli import COMMANDS
 
-    return {f"memscope-{name}.1": page(name, command)
-            for name, command in sorted(cli.commands.items())}
+    return {f"memscope-{row.name}.1": page(row)
+            for row in sorted(COMMANDS, key=lambda row: row.name)}
 
 
 def main() -> None:

@@ -101,3 +101,17 @@ class ParseError(MemscopeError):
             where += f": line {self.line}"
         return (f"{where}: {self.message} (the file is not in the kernel's format: "
                 f"check the --root tree, or report it with the file attached)")
+
+
+class UsageError(Exception):
+    """Options that do not go together, or a value the command can't use: exit status 2,
+    as click's own usage errors (docs/contract.md "Errors"). ``option`` names the one at
+    fault, when there is one. Not a MemscopeError: the request was never attempted."""
+
+    def __init__(self, message: str, option: Optional[str] = None):
+        self.message = message
+        self.option = option
+        super().__init__(message, option)
+
+    def __str__(self) -> str:
+        return self.message

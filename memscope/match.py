@@ -45,11 +45,9 @@ class BoundedPattern:
         return self.text
 
     def search(self, text: str):
-        import click
-
         left = BUDGET - self.spent
         if left <= 0:
-            raise self._too_slow(click)
+            raise self._too_slow()
         start = time.monotonic()
         previous = signal.signal(signal.SIGALRM, _expire)
         try:
@@ -59,13 +57,15 @@ class BoundedPattern:
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
         except _Expired:  # also when the timer fired just as the search returned
-            raise self._too_slow(click) from None
+            raise self._too_slow() from None
         finally:
             signal.signal(signal.SIGALRM, previous)
             self.spent += time.monotonic() - start
 
-    def _too_slow(self, click):
-        return click.BadParameter(
+    def _too_slow(self):
+        from memscope.errors import UsageError
+
+        return UsageError(
             f"{self.text!r} took over {BUDGET:.0f} s to match the processes' names and "
             "command lines: it backtracks (a nested repeat such as (a+)+ or (a|aa)* is "
-            "exponential); write it without the nested repeat", param_hint=f"'{self.option}'")
+            "exponential); write it without the nested repeat", self.option)

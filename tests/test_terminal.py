@@ -573,7 +573,7 @@ def test_piped_watch_streams_without_escapes():
 
 
 def test_growth_between_ticks():
-    from memscope.cli import growth
+    from memscope.commands import growth
 
     previous = {}
     assert growth(previous, [{"pid": 1, "pss": 10, "rss": 20}]) == {}

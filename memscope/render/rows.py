@@ -1,0 +1,101 @@
+"""The document as rows: sections of one header and many rows, chosen in the model's own
+terms, the same way for every command. A row format (csv, render/formats.py) is one
+function over these; it needs nothing per command.
+
+How a document becomes sections (docs/contract.md "Row formats"):
+
+- every value reached through objects only (``free.total``, ``schema_version``) is a row
+  ``key, value`` of the first section, ``fields``;
+- every list of objects (``processes``, ``zones``, ``summary.zones`` in a report) is a
+  section of its own, named by its key path: one row per item, one column per key of any
+  item, in the order first seen, with nested objects' keys joined by dots
+  (``psi.some.avg10``) and a list of plain values spread over ``key.0``, ``key.1``, ...;
+- a list of objects inside an item (a process's ``mappings``, a finding's ``evidence``) is
+  a section named ``<section>.<key>``, whose first column repeats the item's first column
+  (``processes.pid``), so its rows can be joined back to their item;
+- a list of plain values outside an item is spread over ``key.0``, ... in ``fields``;
+- an empty list has no section; null stays null (the format says how it writes it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, NamedTuple
+
+from memscope.render import plain
+
+
+class Section(NamedTuple):
+    name: str
+    columns: List[str]
+    rows: List[List[Any]]
+
+
+def sections(doc: Dict[str, Any]) -> List[Section]:
+    fields: List[List[Any]] = []
+    tables: Dict[str, Dict[str, Any]] = {}  # name -> {"columns": {...}, "rows": [dict]}
+    _object(plain(doc), "", fields, tables)
+    out = [Section("fields", ["key", "value"], fields)] if fields else []
+    for name, t in tables.items():
+        columns = list(t["columns"])
+        out.append(Section(name, columns, [[row.get(c) for c in columns] for row in t["rows"]]))
+    return out
+
+
+def _scalar(value: Any) -> bool:
+    return not isinstance(value, (dict, list))
+
+
+def _object(obj: Dict[str, Any], path: str, fields, tables) -> None:
+    for key, value in obj.items():
+        name = f"{path}.{key}" if path else str(key)
+        if isinstance(value, dict):
+            _object(value, name, fields, tables)
+        elif isinstance(value, list):
+            if value and all(isinstance(v, dict) for v in value):
+                _table(value, name, None, tables)
+            else:
+                for i, v in enumerate(value):
+                    fields.append([f"{name}.{i}", v if _scalar(v) else _compact(v)])
+        else:
+            fields.append([name, value])
+
+
+def _table(items: List[Dict[str, Any]], name: str, parent, tables) -> None:
+    """``parent``: (column, value) of the item this list belongs to, or None."""
+    t = tables.setdefault(name, {"columns": {}, "rows": []})
+    for item in items:
+        row: Dict[str, Any] = {}
+        if parent is not None:
+            row[parent[0]] = parent[1]
+        children: List[Any] = []
+        _flatten(item, "", row, children)
+        for column in row:
+            t["columns"].setdefault(column, None)
+        t["rows"].append(row)
+        first = next(((k, v) for k, v in row.items() if parent is None or k != parent[0]),
+                      None)
+        for key, value in children:
+            ident = (f"{name}.{first[0]}", first[1]) if first is not None else None
+            _table(value, f"{name}.{key}", ident, tables)
+
+
+def _flatten(obj: Dict[str, Any], path: str, row: Dict[str, Any], children) -> None:
+    for key, value in obj.items():
+        name = f"{path}.{key}" if path else str(key)
+        if isinstance(value, dict):
+            _flatten(value, name, row, children)
+        elif isinstance(value, list):
+            if value and all(isinstance(v, dict) for v in value):
+                children.append((name, value))
+            else:
+                for i, v in enumerate(value):
+                    row[f"{name}.{i}"] = v if _scalar(v) else _compact(v)
+        else:
+            row[name] = value
+
+
+def _compact(value: Any) -> str:
+    """A list or object inside a list of plain values (no document has one today): JSON."""
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
