@@ -75,7 +75,7 @@ def summary(a: Args) -> Plan:
             now = time.monotonic()
             add_rates(doc, state.get("activity"), now - state.get("at", now))
             state["activity"], state["at"] = doc["activity"], now
-        from memscope.explain import with_verdict
+        from memscope.model.explain import with_verdict
 
         return with_verdict(doc)
 
@@ -120,7 +120,7 @@ def _explain_root(a: Args):
 
 def explain(a: Args) -> Plan:
     from memscope.collect.explain import collect_explain
-    from memscope.explain import diagnose
+    from memscope.model.explain import diagnose
     from memscope.render.explain import explain_table
 
     src = _explain_root(a)
@@ -143,7 +143,7 @@ def check(a: Args) -> Plan:
 
     def act() -> int:
         from memscope.collect.explain import collect_explain
-        from memscope.explain import diagnose
+        from memscope.model.explain import diagnose
         from memscope.output import emit
         from memscope.render.explain import check_line
 
@@ -273,10 +273,8 @@ def top(a: Args) -> Plan:
             keep = set(chosen)
             results = [(pid, res) for pid, res in results if pid in keep]
         doc, warnings = build_top(results, a.sort, limit, users, a.match, a.group_by,
-                                  shared_swap=shmem_swap(src, results))
+                                  shared_swap=shmem_swap(src, results), reverse=a.reverse)
         a.warn(warnings)
-        if a.reverse:
-            doc["processes"] = list(reversed(doc["processes"]))
         if a.watch is not None:  # growth since the previous tick (atop's VGROW/RGROW)
             view.deltas = growth(previous, doc["processes"])
         return doc
@@ -310,12 +308,10 @@ def _top_by_mapping(a: Args, src, wanted, limit) -> Plan:
 
     def build() -> Doc:
         per_process, skipped = collect_mappings(src, wanted())
-        doc = build_by_mapping(per_process, skipped, "pss", limit)
+        doc = build_by_mapping(per_process, skipped, "pss", limit, a.reverse)
         if skipped["permission_denied"]:
             a.warn([f"{skipped['permission_denied']} process(es) left out, their smaps "
                     "unreadable (permission denied; run as root)"])
-        if a.reverse:
-            doc["mappings"].reverse()
         return doc
 
     return Plan(build, lambda doc: mapping_table(doc, units, header=not a.no_header))

@@ -15,7 +15,8 @@ import pytest
 
 from conftest import FIXTURES, GOLDEN, fixture_hosts, run_memscope
 from test_golden import check as check_golden
-from memscope.explain import Docs, diagnose, summary_verdict
+from memscope.explain import Docs
+from memscope.model.explain import diagnose, summary_verdict
 from memscope.explain.registry import CODES, SUMMARY_RULES, all_rules
 
 _CACHE = {}

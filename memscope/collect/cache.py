@@ -328,7 +328,7 @@ class Scan:
 
     # -- the document -------------------------------------------------------------------
 
-    def document(self, root: Root) -> Dict[str, Any]:
+    def document(self, root: Root, processes: Optional[int] = None) -> Dict[str, Any]:
         if self.not_entered:
             self.notes.add("not_recursive", f"{self.not_entered} subdirectories were not "
                            "entered (use --recursive)")
@@ -341,7 +341,8 @@ class Scan:
         return build_cache(self.meter.method, PAGE, self.sort, self.top,
                            self.files.sorted(self.sort),
                            self.dirs.sorted(self.sort) if self.recursive else [],
-                           self.totals, extra, system_cached(root), self.skipped, self.notes)
+                           self.totals, extra, system_cached(root), self.skipped, self.notes,
+                           processes)
 
 
 def raise_nofile() -> None:
@@ -540,7 +541,4 @@ def collect_procs(root: Root, pids: List[int], sort: str, top: int) -> Dict[str,
             return rec
 
         scan.files.offer(key, make)
-    doc = scan.document(root)
-    doc["procs"] = True
-    doc["totals"]["processes"] = len(wanted)
-    return doc
+    return scan.document(root, processes=len(wanted))

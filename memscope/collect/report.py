@@ -25,7 +25,7 @@ def collect_report(root: Root):
     from memscope.model.system import build_summary
     from memscope.model.top import build_top
 
-    from memscope.explain import with_verdict
+    from memscope.model.explain import with_verdict
 
     inputs = collect_system(root)
     summary = with_verdict(build_summary(inputs))

@@ -126,7 +126,9 @@ def directory_record(path: str, sums: Sums) -> Dict[str, Any]:
 def build_cache(source: str, page_size: int, sort: str, top: int, files: List[Dict[str, Any]],
                 directories: List[Dict[str, Any]], totals: Sums, extra: Dict[str, int],
                 system_cached: Optional[int], skipped: List[Dict[str, str]],
-                notes) -> Dict[str, Any]:
+                notes, processes: Optional[int] = None) -> Dict[str, Any]:
+    """The ``cache`` document; ``processes``: how many processes ``--procs`` looked at (the
+    files are then theirs, and the document says ``procs: true``)."""
     from memscope import SCHEMA_VERSION
 
     t: Dict[str, Any] = totals.as_dict()
@@ -145,7 +147,11 @@ def build_cache(source: str, page_size: int, sort: str, top: int, files: List[Di
     if t["skipped"] > len(skipped):
         notes.add("skipped_truncated", f"{t['skipped']} files were skipped; the first "
                   f"{len(skipped)} are named")
-    return {"schema_version": SCHEMA_VERSION, "source": source, "page_size": page_size,
-            "sort": sort,
-            "top": top or None, "files": files, "directories": directories, "totals": t,
-            "system_cached": system_cached, "skipped": skipped, "notes": notes.items}
+    doc = {"schema_version": SCHEMA_VERSION, "source": source, "page_size": page_size,
+           "sort": sort, "top": top or None, "files": files, "directories": directories,
+           "totals": t, "system_cached": system_cached, "skipped": skipped,
+           "notes": notes.items}
+    if processes is not None:
+        t["processes"] = processes
+        doc["procs"] = True
+    return doc

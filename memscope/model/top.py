@@ -113,10 +113,11 @@ def group_rank(sort: str):
 def build_top(results: Sequence[Tuple[int, Any]], sort: str = "pss", limit: Optional[int] = None,
               users: Sequence[str] = (), match: Optional[str] = None,
               group_by: Optional[str] = None, limit_groups: bool = True,
-              shared_swap: Optional[Dict[int, Dict[Any, int]]] = None
-              ) -> Tuple[Dict[str, Any], List[str]]:
+              shared_swap: Optional[Dict[int, Dict[Any, int]]] = None,
+              reverse: bool = False) -> Tuple[Dict[str, Any], List[str]]:
     """The ``top`` document and the warnings for stderr. ``sort`` and ``limit`` rank and
-    cut the groups too (``limit_groups`` False: every group, as report keeps them)."""
+    cut the groups too (``limit_groups`` False: every group, as report keeps them);
+    ``reverse`` lists the chosen processes last to first (``top -r``)."""
     from memscope import SCHEMA_VERSION
 
     # a str, or cli's BoundedPattern (memscope.match: text and time bounded)
@@ -158,6 +159,8 @@ def build_top(results: Sequence[Tuple[int, Any]], sort: str = "pss", limit: Opti
     doc: Dict[str, Any] = {"schema_version": SCHEMA_VERSION}
     ranked = sorted(kept, key=sort_key(sort))
     doc["processes"] = ranked[:limit] if limit is not None else ranked
+    if reverse:
+        doc["processes"].reverse()
     if group_by:
         groups = group(kept, keys, sort, shared_swap)
         doc["groups"] = groups[:limit] if limit is not None and limit_groups else groups
@@ -184,11 +187,12 @@ MAPPING_SORTS = ("pss", "rss", "uss", "swap", "size", "procs", "path")
 
 def build_by_mapping(per_process: Sequence[Tuple[int, Sequence[Dict[str, Any]]]],
                      skipped: Dict[str, int], sort: str = "pss",
-                     limit: Optional[int] = None) -> Dict[str, Any]:
+                     limit: Optional[int] = None, reverse: bool = False) -> Dict[str, Any]:
     """``top --by-mapping``: each file, library or kind of anonymous memory summed over
     every process that maps it (smem -m): how many processes, mappings, and the sum of
-    their size, rss, pss, uss and swap. Σ pss over the rows is Σ pss over the processes
-    read: PSS divides each shared page among its mappers, so nothing is counted twice."""
+    their size, rss, pss, uss and swap (``reverse``: the chosen rows last to first). Σ pss
+    over the rows is Σ pss over the processes read: PSS divides each shared page among its
+    mappers, so nothing is counted twice."""
     from memscope import SCHEMA_VERSION
 
     rows: Dict[Tuple[str, Any], Dict[str, Any]] = {}
@@ -211,6 +215,9 @@ def build_by_mapping(per_process: Sequence[Tuple[int, Sequence[Dict[str, Any]]]]
     totals = {f: sum(r[f] for r in out) for f in ("size", "rss", "pss", "uss", "swap")}
     totals["processes"] = len(per_process)
     totals["mappings"] = len(out)
+    chosen = out[:limit] if limit else out
+    if reverse:
+        chosen.reverse()
     return {"schema_version": SCHEMA_VERSION,
-            "mappings": out[:limit] if limit else out,
+            "mappings": chosen,
             "totals": totals, "skipped": dict(skipped)}

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from memscope.errors import MemscopeError
 from memscope.trend import read
-from memscope.trend.analyze import build_document
+from memscope.model.trend import build_document
 from memscope.trend.series import extract
 from memscope.trend.stats import Accumulator
 from memscope.trend.timeline import Entry, find_breaks, format_time, parse_when, place
