@@ -17,12 +17,13 @@ at most 1.3x the baseline. A benchmark, not a test: nothing gates on these numbe
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+
+from installed import bytecode_cached, memscope_cmd
 
 
 def timed(cmd):
@@ -32,17 +33,12 @@ def timed(cmd):
 
 
 def main():
-    if os.environ.pop("PYTHONDONTWRITEBYTECODE", None):
-        # an installed memscope has its bytecode compiled (pip does it); without it every
-        # run compiles cli.py and friends again (+40 ms), which no user pays
-        print("note: PYTHONDONTWRITEBYTECODE was set: unset for the runs (bytecode cached, "
-              "as an installed memscope has it)", file=sys.stderr)
+    bytecode_cached()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=31, help="runs of each command (odd)")
     args = ap.parse_args()
     python = sys.executable
-    script = os.path.join(os.path.dirname(python), "memscope")
-    memscope = [script] if os.path.exists(script) else [python, "-m", "memscope"]
+    memscope = memscope_cmd()
     commands = {
         "baseline": [python, "-c", "import click, tabulate"],
         "memscope": memscope + ["summary"],

@@ -38,13 +38,10 @@ import subprocess
 import sys
 import time
 
+from installed import bytecode_cached, memscope_cmd
+
 PY = sys.executable
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def memscope_cmd():
-    script = os.path.join(os.path.dirname(PY), "memscope")
-    return [script] if os.path.exists(script) else [PY, "-m", "memscope"]
 
 
 def spawn(n_sleep, n_python):
@@ -189,6 +186,7 @@ def memory_growth():
 
 
 def main():
+    bytecode_cached()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--skip", nargs="*", default=[], choices=["compare", "maps", "memory"])

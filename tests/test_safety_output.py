@@ -619,8 +619,15 @@ def test_hostile_process_names_round_trip_in_json_and_yaml_and_are_harmless_in_t
         for pid in started:  # proc too
             r = run_memscope("proc", pid, "--format", fmt)
             assert _as_bytes(load(r.stdout)["processes"][0]["name"]) == started[pid]
+    from test_formats import read_csv, uncell
+
+    r = run_memscope("top", *pids, "--format", "csv")
+    assert r.returncode == 0, r.stderr
+    header, rows = read_csv(r.stdout)["processes"]
+    pid, name = header.index("pid"), header.index("name")
+    assert {int(row[pid]): _as_bytes(uncell(row[name])) for row in rows} == started
     for args in (["top", *pids], ["top", *pids, "--group-by", "program"],
-                 ["proc", *started]):
+                 ["proc", *started], ["top", *pids, "--format", "csv"]):
         r = run_memscope(*args)
         assert r.returncode == 0, r.stderr
         _harmless(r.stdout)

@@ -14,7 +14,8 @@ How a document becomes sections (docs/contract.md "Row formats"):
   a section named ``<section>.<key>``, whose first column repeats the item's first column
   (``processes.pid``), so its rows can be joined back to their item;
 - a list of plain values outside an item is spread over ``key.0``, ... in ``fields``;
-- an empty list has no section; null stays null (the format says how it writes it).
+- an empty list has no section, and a null list no cells (beside its spread columns);
+  null stays null (the format says how it writes it).
 """
 
 from __future__ import annotations
@@ -36,9 +37,17 @@ def sections(doc: Dict[str, Any]) -> List[Section]:
     _object(plain(doc), "", fields, tables)
     out = [Section("fields", ["key", "value"], fields)] if fields else []
     for name, t in tables.items():
-        columns = list(t["columns"])
+        columns = _columns(t["columns"], t["rows"])
         out.append(Section(name, columns, [[row.get(c) for c in columns] for row in t["rows"]]))
     return out
+
+
+def _columns(seen: Dict[str, Any], rows: List[Dict[str, Any]]) -> List[str]:
+    """The columns in the order first seen, less a list's own key when it is null wherever
+    it is there (``free_blocks`` beside ``free_blocks.0``: a null list has no items)."""
+    spread = {c.rsplit(".", 1)[0] for c in seen if c.rsplit(".", 1)[-1].isdigit()}
+    return [c for c in seen
+            if c not in spread or any(row.get(c) is not None for row in rows)]
 
 
 def _scalar(value: Any) -> bool:
