@@ -7,6 +7,7 @@ damaged."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -252,3 +253,83 @@ def test_each_way_an_optional_file_goes_bad_has_its_code(host, how, code):
     else:
         path.write_bytes(b"oom_kill_disable 0\x00\n")
     ok_with_note(run(host, "cgroup", CGROUP), code, str(path), "its figures are null")
+
+
+# --- explain: as summary (meminfo required; the rest optional), each view a section -----
+
+def test_explain(host):
+    path = damage(host, "proc/vmstat", 3)
+    doc = ok_with_note(run(host, "explain"), "file_malformed", f"{path}: line 3",
+                       "reclaim and OOM activity unknown")
+    assert doc["verdict"] in ("ok", "attention", "pressure", "critical")
+    slab = host / "proc/slabinfo"
+    slab.write_text(slab.read_text() + "broken 1x\n")
+    ok_with_note(run(host, "explain"), "file_malformed", f"{slab}: line ")
+    path = damage(host, "proc/meminfo", 2)
+    one_error_line(run(host, "explain"), f"{path}: line 2")
+
+
+# --- check: explain's files; a required one bad is the plugins' UNKNOWN, exit 3 ---------
+
+def test_check(host):
+    damage(host, "proc/vmstat", 3)
+    r = run_memscope("check", "--root", host)
+    assert r.returncode == 0 and r.stdout.startswith("MEMORY OK - "), (r.stdout, r.stderr)
+    path = damage(host, "proc/meminfo", 2)
+    r = run_memscope("check", "--root", host)
+    assert r.returncode == 3 and r.stderr == ""
+    assert r.stdout.startswith(f"MEMORY UNKNOWN - {path}: line 2") and \
+        r.stdout.count("\n") == 1, r.stdout
+
+
+# --- diff: both reports required; a section a report lacks is compared as unknown -------
+
+def test_diff(host, tmp_path):
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    r = run_memscope("report", "--root", host, "--format", "json", "-o", old)
+    assert r.returncode == 0, r.stderr
+    (host / "proc/vmallocinfo").unlink()
+    r = run_memscope("report", "--root", host, "--format", "json", "-o", new)
+    assert r.returncode == 0 and json.loads(new.read_text())["vmalloc"] is None
+    r = run_memscope("diff", old, new, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    new.write_text(new.read_text()[:200])
+    r = run_memscope("diff", old, new, "--format", "json")
+    one_error_line(r, str(new), "not valid JSON")
+
+
+# --- trend: each report optional (skipped and named); none readable is an error ---------
+
+def test_trend(tmp_path):
+    hist = tmp_path / "hist"
+    hist.mkdir()
+    for name in ("a", "b", "c"):
+        r = run_memscope("report", "--format", "json", "-o", hist / f"{name}.json")
+        assert r.returncode == 0, r.stderr
+    (hist / "b.json").write_text((hist / "b.json").read_text()[:300])
+    r = run_memscope("trend", hist, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert [s["file"] for s in json.loads(r.stdout)["skipped"]] == [str(hist / "b.json")]
+    assert r.stderr.startswith("memscope: warning: 1 file(s) skipped: ") and \
+        str(hist / "b.json") in r.stderr and r.stderr.count("\n") == 1
+    (hist / "a.json").unlink()
+    (hist / "c.json").write_text("{}")
+    one_error_line(run_memscope("trend", hist, "--format", "json"), str(hist),
+                   "no readable report")
+
+
+# --- cache: every PATH required; a file inside that can't be measured is named ----------
+
+def test_cache(tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "data").write_bytes(b"x" * 8192)
+    os.mkfifo(tree / "fifo")
+    (tree / "gone").symlink_to(tree / "nothing")
+    r = run_memscope("cache", tree, "--format", "json")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["totals"]["files"] == 1
+    assert str(tree / "fifo") in {s["path"] for s in doc["skipped"]}
+    one_error_line(run_memscope("cache", tree / "missing", "--format", "json"),
+                   str(tree / "missing"), "no such file")
