@@ -20,7 +20,7 @@ How a document becomes sections (docs/contract.md "Row formats"):
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, NamedTuple
+from typing import Any, Callable, Dict, List, NamedTuple
 
 from memscope.render import plain
 
@@ -34,7 +34,8 @@ class Section(NamedTuple):
 def sections(doc: Dict[str, Any]) -> List[Section]:
     fields: List[List[Any]] = []
     tables: Dict[str, Dict[str, Any]] = {}  # name -> {"columns": {...}, "rows": [dict]}
-    _object(plain(doc), "", fields, tables)
+    _walk(plain(doc), "", lambda key, value: fields.append([key, value]),
+          lambda key, items: _table(items, key, None, tables))
     out = [Section("fields", ["key", "value"], fields)] if fields else []
     for name, t in tables.items():
         columns = _columns(t["columns"], t["rows"])
@@ -54,19 +55,22 @@ def _scalar(value: Any) -> bool:
     return not isinstance(value, (dict, list))
 
 
-def _object(obj: Dict[str, Any], path: str, fields, tables) -> None:
+def _walk(obj: Dict[str, Any], path: str, put: Callable[[str, Any], None],
+          nested: Callable[[str, List[Dict[str, Any]]], None]) -> None:
+    """Every plain value under ``obj`` to ``put(key path, value)``, lists of plain values
+    spread over ``key.0``, ...; every list of objects to ``nested(key path, items)``."""
     for key, value in obj.items():
         name = f"{path}.{key}" if path else str(key)
         if isinstance(value, dict):
-            _object(value, name, fields, tables)
+            _walk(value, name, put, nested)
         elif isinstance(value, list):
             if value and all(isinstance(v, dict) for v in value):
-                _table(value, name, None, tables)
+                nested(name, value)
             else:
                 for i, v in enumerate(value):
-                    fields.append([f"{name}.{i}", v if _scalar(v) else _compact(v)])
+                    put(f"{name}.{i}", v if _scalar(v) else _compact(v))
         else:
-            fields.append([name, value])
+            put(name, value)
 
 
 def _table(items: List[Dict[str, Any]], name: str, parent, tables) -> None:
@@ -77,30 +81,16 @@ def _table(items: List[Dict[str, Any]], name: str, parent, tables) -> None:
         if parent is not None:
             row[parent[0]] = parent[1]
         children: List[Any] = []
-        _flatten(item, "", row, children)
+        _walk(item, "", row.__setitem__,
+              lambda key, value, found=children: found.append((key, value)))
         for column in row:
             t["columns"].setdefault(column, None)
         t["rows"].append(row)
         first = next(((k, v) for k, v in row.items() if parent is None or k != parent[0]),
-                      None)
+                     None)
         for key, value in children:
             ident = (f"{name}.{first[0]}", first[1]) if first is not None else None
             _table(value, f"{name}.{key}", ident, tables)
-
-
-def _flatten(obj: Dict[str, Any], path: str, row: Dict[str, Any], children) -> None:
-    for key, value in obj.items():
-        name = f"{path}.{key}" if path else str(key)
-        if isinstance(value, dict):
-            _flatten(value, name, row, children)
-        elif isinstance(value, list):
-            if value and all(isinstance(v, dict) for v in value):
-                children.append((name, value))
-            else:
-                for i, v in enumerate(value):
-                    row[f"{name}.{i}"] = v if _scalar(v) else _compact(v)
-        else:
-            row[name] = value
 
 
 def _compact(value: Any) -> str:
