@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from memscope.errors import (MemscopeError, NotFound, ParseError, PermissionDenied, SourceError,
                              denied_hint)
-from memscope.model.cgroup import add_members, build_cgroup, ordered, own_share
+from memscope.model.cgroup import add_members, build_cgroup, ordered, tree_node
 from memscope.parsers import parse_int
 from memscope.parsers.memcg import parse_flat_keyed, parse_value
 from memscope.parsers.pressure import parse_pressure
@@ -219,7 +219,7 @@ def read_cgroup(root: Root, hier: Hierarchy, path: str, notes: List[Dict[str, st
 
     files = read_files(root, hier, path, notes)
     doc = build_cgroup(path, hier.version, files, path == "/", notes,
-                       ancestor_limits(root, hier, path))
+                       ancestor_limits(root, hier, path), hier.display)
     unreachable: List[str] = []
     pids = member_pids(root, hier, path, unreachable)
     if unreachable:
@@ -257,7 +257,6 @@ def read_cgroup(root: Root, hier: Hierarchy, path: str, notes: List[Dict[str, st
             if res.kind != "ok":
                 unreadable += 1
     add_members(doc, members, procs, unreadable)
-    doc["full_path"] = hier.display + ("" if path == "/" else path)
     if unreadable:
         notes.append({"code": "members_unreadable",
                       "text": f"{path}: {unreadable} member process(es) could not be read "
@@ -352,20 +351,17 @@ def read_tree(root: Root, hier: Hierarchy, path: str, notes: List[Dict[str, str]
         # chain: [(ancestor, its own limit)], parent first, for the effective limit
         try:
             files = read_files(root, hier, p, notes)
-            doc = build_cgroup(p, hier.version, files, p == "/", notes, chain)
+            doc = build_cgroup(p, hier.version, files, p == "/", notes, chain, hier.display)
         except MemscopeError:
             if p != path and not root.isdir(hier.rel(p)):
                 gone[0] += 1
                 return None
             raise
-        doc.pop("_swap_cache", None)
-        doc.pop("stat", None)
-        doc["full_path"] = hier.display + ("" if p == "/" else p)
-        doc["depth"] = level
         at = len(out)
         out.append(doc)
-        kids: List[Dict[str, Any]] = []
+        kids: Optional[List[Dict[str, Any]]] = None
         if depth is None or level < depth:
+            kids = []
             try:
                 names = children_of(root, hier, p)
             except NotFound:
@@ -380,12 +376,7 @@ def read_tree(root: Root, hier: Hierarchy, path: str, notes: List[Dict[str, str]
                 del out[start:]
             for _, _, sub in sorted(subtrees, key=lambda t: (t[0], t[1])):
                 out.extend(sub)
-            # like with like: the root's usage rule leaves kernel memory out, so its
-            # comparable usage is used (null where there is none)
-            doc["own_usage"] = own_share(doc, kids)
-        else:
-            doc["own_usage"] = None  # children not read: unknown
-        out[at] = doc
+        out[at] = tree_node(doc, level, kids)
         return doc
 
     visit(path, 0, ancestor_limits(root, hier, path))

@@ -210,9 +210,8 @@ def _read(root, hier, path, notes, users, known, light):
 
     if not light:
         return read_cgroup(root, hier, path, notes, users, known)
-    doc = build_cgroup(path, hier.version, read_files(root, hier, path), path == "/", notes)
-    doc["full_path"] = hier.display + ("" if path == "/" else path)
-    return doc
+    return build_cgroup(path, hier.version, read_files(root, hier, path), path == "/", notes,
+                        mount=hier.display)
 
 
 def _views(root: Root, inputs, notes) -> Tuple[Any, Any, Any]:

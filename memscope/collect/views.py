@@ -59,17 +59,8 @@ def collect_zones(root: Root, inputs: Optional[SystemInputs] = None) -> dict:
             page = 4096
             notes.add("page_size_assumed",
                       "page size not recorded under this root: 4096 assumed")
-    doc = build_zone_view(zoneinfo, buddy, page, read_tunables(root, notes))
-    if buddy is None and not buddy_notes.items:  # absent: the code zones has always had
-        notes.add("buddyinfo_missing", "no /proc/buddyinfo: free blocks per order unknown")
-    for item in buddy_notes.items:
-        notes.add(item["code"], item["text"])
-    if zoneinfo.skipped:
-        notes.add("unknown_lines_skipped",
-                  f"{len(zoneinfo.skipped)} line(s) of zoneinfo outside the kernel's format "
-                  f"were skipped (first: line {zoneinfo.skipped[0][0]})")
-    doc["notes"] = notes.items
-    return doc
+    return build_zone_view(zoneinfo, buddy, page, read_tunables(root, notes), notes,
+                           buddy_notes)
 
 
 def view_page_size(root: Root, meminfo, notes: Notes) -> int:
@@ -86,7 +77,7 @@ def view_page_size(root: Root, meminfo, notes: Notes) -> int:
 
 
 def collect_vmalloc(root: Root, by: str, limit) -> dict:
-    from memscope.model.views import build_vmalloc
+    from memscope.model.views import build_vmalloc, vmalloc_bytes
     from memscope.parsers.vmallocinfo import parse_vmallocinfo
 
     notes = Notes()
@@ -99,25 +90,10 @@ def collect_vmalloc(root: Root, by: str, limit) -> dict:
         meminfo = optional(root, "proc/meminfo", parse_meminfo, notes,
                            "VmallocUsed unknown", missing=None)
         used = meminfo.get("VmallocUsed") if meminfo is not None else None
-        doc = build_vmalloc(areas, used, view_page_size(root, meminfo, notes), by, limit)
-        if used is None or doc["vmalloc_bytes"] == used:
+        page = view_page_size(root, meminfo, notes)
+        if used is None or vmalloc_bytes(areas, page) == used:
             break
-    if used is not None and doc["vmalloc_bytes"] != used:
-        notes.add("vmalloc_differs",
-                  f"the pages of the vmalloc areas listed differ from VmallocUsed by "
-                  f"{doc['vmalloc_bytes'] - used:+d} bytes: pages of areas being set up or "
-                  "torn down are counted in VmallocUsed but not listed (seen steady at "
-                  "-16384 on this project's 6.18 machines)")
-    if meminfo is not None:
-        from memscope.model.kernel import VMALLOC_PAGES, vmalloc_era
-
-        era = vmalloc_era(meminfo)
-        if era != VMALLOC_PAGES and era is not None:
-            notes.add("vmallocused_not_pages",
-                      f"VmallocUsed is not a page count on this kernel ({era}): compare "
-                      "vmalloc_bytes, the pages= of vmalloc areas, instead")
-    doc["notes"] = notes.items
-    return doc
+    return build_vmalloc(areas, used, page, by, limit, notes, meminfo)
 
 
 def collect_slab(root: Root, meminfo=None) -> dict:
@@ -139,21 +115,7 @@ def collect_slab(root: Root, meminfo=None) -> dict:
                             missing=None)  # merged caches are listed under one alias
             reclaimable[c.name] = None if flag is None else flag == 1
     page = view_page_size(root, meminfo, notes)
-    doc = build_slab(caches, reclaimable, page, meminfo.fields if meminfo else {})
-    if not reclaimable or all(v is None for v in reclaimable.values()):
-        notes.add("reclaimable_unknown",
-                  "no /sys/kernel/slab/*/reclaim_account: which caches are reclaimable is "
-                  "not known; SReclaimable and SUnreclaim give the split")
-    if meminfo is not None and "Slab" in meminfo:
-        diff = doc["total_bytes"] - meminfo["Slab"]
-        if diff:
-            notes.add("slab_differs",
-                      f"the caches add up to {diff:+d} bytes ({diff / 1048576:+.1f} MiB) "
-                      "against meminfo Slab: large "
-                      "kmalloc allocations are counted in SUnreclaim but in no cache, and "
-                      "the two files were read at different instants")
-    doc["notes"] = notes.items
-    return doc
+    return build_slab(caches, reclaimable, page, meminfo.fields if meminfo else {}, notes)
 
 
 SHMEM_FS = ("tmpfs", "devtmpfs")  # shmem-backed filesystems (ramfs pages are not Shmem)
@@ -259,12 +221,6 @@ def collect_shmem(root: Root, meminfo=None) -> dict:
     swap_used = None
     if "SwapTotal" in meminfo and "SwapFree" in meminfo:
         swap_used = meminfo["SwapTotal"] - meminfo["SwapFree"]
-    doc = build_shmem(ShmemInputs(
+    return build_shmem(ShmemInputs(
         meminfo.get("Shmem"), mounts, rows, segments, mapped, denied,
-        view_page_size(root, meminfo, notes), swap_used))
-    if no_maps:
-        notes.add("maps_missing", f"{no_maps} process(es) have no maps under this root (a "
-                  "snapshot taken without --maps): the shmem objects they map are not "
-                  "named, and what they hold is left in unattributed")
-    doc["notes"] = notes.items + doc["notes"]
-    return doc
+        view_page_size(root, meminfo, notes), swap_used, no_maps), notes)

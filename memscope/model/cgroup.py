@@ -41,12 +41,13 @@ def _v1_stat(stat: Dict[str, int], key: Optional[str]) -> Optional[int]:
 
 
 def build_cgroup(path: str, version: int, files: Dict[str, Any], is_root: bool,
-                 notes: List[Dict[str, str]],
-                 ancestors: Optional[List[Any]] = None) -> Dict[str, Any]:
+                 notes: List[Dict[str, str]], ancestors: Optional[List[Any]] = None,
+                 mount: Optional[str] = None) -> Dict[str, Any]:
     """The cgroup object, less process membership and reconciliation (added by
     add_members). ``files`` maps file names to parsed values (None where absent);
     ``ancestors`` is [(path, own limit or None)] from the parent up to the root, for the
-    limit that applies (None: not read)."""
+    limit that applies (None: not read); ``mount``: where the hierarchy is mounted, as the
+    user knows it, for ``full_path``."""
     stat: Dict[str, int] = files.get("memory.stat") or {}
     doc: Dict[str, Any] = {"path": path, "version": version}
     if version == 2:
@@ -139,6 +140,8 @@ def build_cgroup(path: str, version: int, files: Dict[str, Any], is_root: bool,
     inactive = doc["inactive_file"]
     doc["working_set"] = None if usage is None else max(0, usage - (inactive or 0))
     doc["pressure"] = files.get("memory.pressure")
+    if mount is not None:
+        doc["full_path"] = mount + ("" if path == "/" else path)
     doc["_swap_cache"] = swap_cache
     doc["stat"] = stat
     return doc
@@ -167,6 +170,19 @@ def _v1_effective(path: str, limit: Optional[int], stat: Dict[str, int],
         if up_limit == effective:
             return effective, up
     return effective, None  # an ancestor this root does not hold
+
+
+def tree_node(doc: Dict[str, Any], depth: int,
+              kids: Optional[List[Dict[str, Any]]]) -> Dict[str, Any]:
+    """A cgroup of ``cgroup --tree``: the cgroup object without member processes (the tree
+    reads cgroup files only), its ``depth`` below the tree's top, and ``own_usage``: its
+    usage less its children's (null where a usage is unknown, or ``kids`` None: its
+    children were not read)."""
+    doc.pop("_swap_cache", None)
+    doc.pop("stat", None)
+    doc["depth"] = depth
+    doc["own_usage"] = None if kids is None else own_share(doc, kids)
+    return doc
 
 
 def own_share(parent: Dict[str, Any], kids: List[Dict[str, Any]]) -> Optional[int]:

@@ -32,7 +32,7 @@ class ShmemInputs:
     def __init__(self, shmem: Optional[int], mounts_table: Optional[Sequence],
                  mount_rows: List[Dict[str, Any]], segments: List[Dict[str, Any]],
                  mapped: Dict[int, List[MappedRecord]], denied: int, page_size: int,
-                 swap_used: Optional[int]):
+                 swap_used: Optional[int], no_maps: int = 0):
         self.shmem = shmem                # meminfo Shmem
         self.mounts_table = mounts_table  # parsed /proc/self/mounts (None: none)
         self.mount_rows = mount_rows      # [{mountpoint, fstype, used}]
@@ -41,6 +41,7 @@ class ShmemInputs:
         self.denied = denied              # processes whose maps or smaps were unreadable
         self.page_size = page_size
         self.swap_used = swap_used        # SwapTotal - SwapFree (None: unknown)
+        self.no_maps = no_maps            # processes with no maps under the root
 
 
 SYSV_PREFIX = "/SYSV"
@@ -50,10 +51,15 @@ def _round_up(n: int, unit: int) -> int:
     return -(-n // unit) * unit
 
 
-def build_shmem(inp: ShmemInputs) -> Dict[str, Any]:
+def build_shmem(inp: ShmemInputs, notes: Optional[Notes] = None) -> Dict[str, Any]:
+    """The ``shmem`` document; its notes follow ``notes`` (what the reading found)."""
     from memscope import SCHEMA_VERSION
 
-    notes = Notes()
+    notes = Notes() if notes is None else notes
+    if inp.no_maps:
+        notes.add("maps_missing", f"{inp.no_maps} process(es) have no maps under this root "
+                  "(a snapshot taken without --maps): the shmem objects they map are not "
+                  "named, and what they hold is left in unattributed")
     table = ShmemMounts(inp.mounts_table)
     # Per object mapped by processes: shmem (memfd, shm files, shared anonymous) or hugetlb
     # (the VMA's "ht" flag: SHM_HUGETLB segments, MFD_HUGETLB memfds, hugetlbfs files).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from memscope.model import Notes
 from memscope.model.system import zone_state
 from memscope.parsers.buddyinfo import unusable_index
 from memscope.parsers.vmallocinfo import Area, fold_caller
@@ -16,9 +17,12 @@ STACK_CALLERS = ("alloc_thread_stack_node", "kernel_clone", "copy_process",
 
 
 def build_zone_view(zi: Zoneinfo, buddy: Optional[Dict[Tuple[int, str], List[int]]],
-                    page: int, tunables: Dict[str, Any]) -> Dict[str, Any]:
+                    page: int, tunables: Dict[str, Any], notes: Optional[Notes] = None,
+                    buddy_notes: Optional[Notes] = None) -> Dict[str, Any]:
     """The ``zones`` command's document: every zone with fragmentation, and the tunables
-    (summary's shorter per-zone list is model.system.summary_zones)."""
+    (summary's shorter per-zone list is model.system.summary_zones). ``notes``: what the
+    reading found (the document's notes follow them); ``buddy_notes``: buddyinfo's own,
+    when it was bad (absent and no note: the code zones has always had for it)."""
     from memscope import SCHEMA_VERSION
 
     zones = []
@@ -48,7 +52,18 @@ def build_zone_view(zi: Zoneinfo, buddy: Optional[Dict[Tuple[int, str], List[int
             "unusable_index": unusable_index(counts) if counts is not None else None,
             "largest_free_block": largest,
         })
-    return {"schema_version": SCHEMA_VERSION, "zones": zones, "tunables": tunables}
+    doc = {"schema_version": SCHEMA_VERSION, "zones": zones, "tunables": tunables}
+    if notes is not None:
+        if buddy is None and not (buddy_notes and buddy_notes.items):
+            notes.add("buddyinfo_missing", "no /proc/buddyinfo: free blocks per order unknown")
+        for item in (buddy_notes.items if buddy_notes else ()):
+            notes.add(item["code"], item["text"])
+        if zi.skipped:
+            notes.add("unknown_lines_skipped",
+                      f"{len(zi.skipped)} line(s) of zoneinfo outside the kernel's format "
+                      f"were skipped (first: line {zi.skipped[0][0]})")
+        doc["notes"] = notes.items
+    return doc
 
 
 EXPLAIN = [
@@ -73,8 +88,17 @@ EXPLAIN = [
 ]
 
 
+def vmalloc_bytes(areas: Sequence[Area], page: int) -> int:
+    """The pages of the vmalloc areas (type vmalloc), in bytes: what VmallocUsed counts."""
+    return sum((a.pages or 0) * page for a in areas if a.type == "vmalloc")
+
+
 def build_vmalloc(areas: Sequence[Area], vmalloc_used: Optional[int], page: int,
-                  by: str = "caller", limit: Optional[int] = None) -> Dict[str, Any]:
+                  by: str = "caller", limit: Optional[int] = None,
+                  notes: Optional[Notes] = None, meminfo=None) -> Dict[str, Any]:
+    """The ``vmalloc`` document. With ``notes`` (what the reading found) it gets its
+    notes: where the areas' pages differ from VmallocUsed (``vmalloc_used``), and where
+    ``meminfo``'s VmallocUsed is no page count on this kernel."""
     from memscope import SCHEMA_VERSION
 
     by_type: Dict[str, List[int]] = {}
@@ -102,7 +126,7 @@ def build_vmalloc(areas: Sequence[Area], vmalloc_used: Optional[int], page: int,
         return out
 
     callers = rows(by_caller, "caller")
-    return {
+    doc = {
         "schema_version": SCHEMA_VERSION,
         "vmalloc_used": vmalloc_used,
         "vmalloc_bytes": by_type.get("vmalloc", [0, 0, 0])[2],
@@ -110,6 +134,23 @@ def build_vmalloc(areas: Sequence[Area], vmalloc_used: Optional[int], page: int,
         "by_type": rows(by_type, "type"),
         "top_callers": callers[:limit] if limit is not None else callers,
     }
+    if notes is not None:
+        if vmalloc_used is not None and doc["vmalloc_bytes"] != vmalloc_used:
+            notes.add("vmalloc_differs",
+                      f"the pages of the vmalloc areas listed differ from VmallocUsed by "
+                      f"{doc['vmalloc_bytes'] - vmalloc_used:+d} bytes: pages of areas being "
+                      "set up or torn down are counted in VmallocUsed but not listed (seen "
+                      "steady at -16384 on this project's 6.18 machines)")
+        if meminfo is not None:
+            from memscope.model.kernel import VMALLOC_PAGES, vmalloc_era
+
+            era = vmalloc_era(meminfo)
+            if era != VMALLOC_PAGES and era is not None:
+                notes.add("vmallocused_not_pages",
+                          f"VmallocUsed is not a page count on this kernel ({era}): compare "
+                          "vmalloc_bytes, the pages= of vmalloc areas, instead")
+        doc["notes"] = notes.items
+    return doc
 
 
 # slabtop's sort keys (procps-ng slabtop.c, its -s/--sort letters) and memscope's names
@@ -163,7 +204,9 @@ def slab_header(caches: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
 
 
 def build_slab(caches: Sequence[Any], reclaimable: Dict[str, Optional[bool]], page: int,
-               meminfo: Dict[str, int]) -> Dict[str, Any]:
+               meminfo: Dict[str, int], notes: Optional[Notes] = None) -> Dict[str, Any]:
+    """The ``slab`` document; with ``notes`` (what the reading found), its notes: whether
+    reclaimability is known, and how the caches add up against meminfo's Slab."""
     from memscope import SCHEMA_VERSION
 
     out = []
@@ -180,7 +223,7 @@ def build_slab(caches: Sequence[Any], reclaimable: Dict[str, Optional[bool]], pa
     out.sort(key=lambda c: (-c["bytes"], c["name"]))
     total = sum(c["bytes"] for c in out)
     known = [c for c in out if c["reclaimable"] is not None]
-    return {
+    doc = {
         "schema_version": SCHEMA_VERSION,
         "total_bytes": total,
         "reclaimable_bytes": sum(c["bytes"] for c in known if c["reclaimable"])
@@ -191,3 +234,18 @@ def build_slab(caches: Sequence[Any], reclaimable: Dict[str, Optional[bool]], pa
                     "SUnreclaim": meminfo.get("SUnreclaim")},
         "caches": out,
     }
+    if notes is not None:
+        if not reclaimable or all(v is None for v in reclaimable.values()):
+            notes.add("reclaimable_unknown",
+                      "no /sys/kernel/slab/*/reclaim_account: which caches are reclaimable "
+                      "is not known; SReclaimable and SUnreclaim give the split")
+        if "Slab" in meminfo:
+            diff = total - meminfo["Slab"]
+            if diff:
+                notes.add("slab_differs",
+                          f"the caches add up to {diff:+d} bytes ({diff / 1048576:+.1f} MiB) "
+                          "against meminfo Slab: large kmalloc allocations are counted in "
+                          "SUnreclaim but in no cache, and the two files were read at "
+                          "different instants")
+        doc["notes"] = notes.items
+    return doc
