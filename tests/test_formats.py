@@ -40,6 +40,7 @@ CASES = [
 
 def uncell(text: str) -> str:
     """What docs/contract.md says undoes a csv cell's escapes."""
+    text = text[1:] if text[:1] == "'" else text
     raw = text.encode("utf-8", "surrogateescape")
     raw = re.sub(rb"\\(\\|x([0-9a-f]{2}))",
                  lambda m: b"\\" if m.group(1) == b"\\" else bytes([int(m.group(2), 16)]), raw)
@@ -101,9 +102,10 @@ def test_csv_holds_every_value_of_the_document_once(args, host):
     got = Counter()
     for name, (header, rows) in sections.items():
         parent = name.rsplit(".", 1)[0] + "."
-        # the key column of fields, and a child section's copy of its parent's first column
-        skip = {0} if name == "fields" or ("." in name and header[0].startswith(parent)) \
-            else set()
+        # the key column of fields; a child section's tie to its parent's row (the row
+        # number, then a copy of the parent's first column)
+        skip = {0} if name == "fields" else \
+            {i for i, c in enumerate(header) if "." in name and c.startswith(parent)}
         for row in rows:
             got.update(uncell(v) for i, v in enumerate(row) if v != "" and i not in skip)
     # an empty string is a value that has no cell of its own, as null
@@ -135,8 +137,22 @@ def test_a_child_section_names_its_parent():
     assert children, list(sections)
     for name in children:
         header, rows = sections[name]
-        assert header[0] == "processes.pid"
-        assert {row[0] for row in rows} == {"19124"}
+        assert header[:2] == ["processes.row", "processes.pid"]
+        assert {(row[0], row[1]) for row in rows} == {("0", "19124")}
+
+
+def test_a_child_row_is_tied_to_its_parent_row_even_when_first_columns_repeat():
+    """The same process twice: two processes rows with one pid; the mappings of each name
+    their parent by its row number."""
+    c = run_memscope("proc", "19124", "19124", "--maps", "--root",
+                     FIXTURES / "this-vm-6.18.44-fc-v657", "--format", "csv")
+    assert c.returncode == 0, c.stderr
+    sections = read_csv(c.stdout)
+    assert [row[0] for row in sections["processes"][1]] == ["19124", "19124"]
+    header, rows = sections["processes.mappings"]
+    first = [row for row in rows if row[0] == "0"]
+    assert first and len(rows) == 2 * len(first)
+    assert [row[2:] for row in rows if row[0] == "1"] == [row[2:] for row in first]
 
 
 def test_csv_with_watch_is_one_document_a_tick():
@@ -149,12 +165,14 @@ def test_csv_with_watch_is_one_document_a_tick():
 @given(st.one_of(st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF,
                                        blacklist_categories=())),
                  st.sampled_from(["\\", "\\x41", "a\\\\b", "\udcff", "\x1b[31m", "a,b", 'q"',
-                                  "a\r\nb", "\u2028", "\ufeff", "\u202e", "\x85"])))
+                                  "a\r\nb", "\u2028", "\ufeff", "\u202e", "\x85", "=1+2",
+                                  "+x", "-bash", "@SUM(A1)", "'q", "''", "=\x1b"])))
 def test_any_name_is_lossless_and_harmless_in_a_csv_cell(name):
     from memscope.render.csv import cell
 
     text = cell(name)
     assert text.isprintable(), repr(text)  # nothing a terminal takes as control
+    assert text[:1] not in ("=", "+", "-", "@"), text  # nothing a spreadsheet runs
     readable = not any("\ud800" <= ch < "\udc80" or "\udd00" <= ch <= "\udfff"
                        for ch in name)
     if readable:  # every name a read gives: surrogates stand only for bytes 0x80-0xFF

@@ -98,3 +98,30 @@ def test_parse_maps():
                 "7f00-7f10 rw-p 0 0000 0\n", "7f00-7f10 rw-p 0 00:00 \uff11\n"):
         with pytest.raises(ParseError):
             parse_maps(bad)
+
+
+# What the kernel prints unescaped inside a name and Python's str.splitlines() or str.split()
+# would take for a line break or a separator (the kernel cuts lines at "\n" only).
+UNESCAPED = ["\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x85", "\xa0", "\u2028",
+             "\u2029"]
+
+
+@pytest.mark.parametrize("ch", UNESCAPED, ids=lambda ch: f"U+{ord(ch):04X}")
+def test_a_name_holding_a_break_python_knows_stays_whole(ch):
+    from memscope.parsers.maps import parse_maps
+    from memscope.parsers.memcg import memory_cgroup
+    from memscope.parsers.mounts import parse_mounts
+    from memscope.parsers.smaps import _parse_lines, _to_columns, parse_smaps
+
+    name = f"/memfd:a{ch}b{ch} (deleted)"
+    maps = (f"7f00-7f01 rw-s 00000000 00:01 1234                       {name}\n"
+            "7f01-7f02 r--p 00000000 fd:01 99                         /usr/lib/x.so\n")
+    assert [m.path for m in parse_maps(maps)] == [name, "/usr/lib/x.so"]
+    smaps = "".join(line + "\nSize:                  4 kB\nRss:                   4 kB\n"
+                    for line in maps.split("\n")[:2])
+    fast, strict = parse_smaps(smaps), _to_columns(_parse_lines(smaps, 1))
+    assert len(fast) == len(strict) == 2
+    assert fast.headers == strict.headers and fast.headers[0].endswith(name)
+    assert memory_cgroup(f"5:memory:/a{ch}b\n0::/x\n") == f"/a{ch}b"
+    assert [m[1] for m in parse_mounts(f"tmpfs /mnt/a{ch}b tmpfs rw 0 0\n"
+                                       "proc /proc proc rw 0 0\n")] == [f"/mnt/a{ch}b", "/proc"]

@@ -31,6 +31,7 @@ from memscope.errors import MemscopeError, SourceError
 from memscope.model import Notes
 from memscope.model.cache import (MAX_SKIPPED, NO_CACHE_KINDS, Ranking, Sums, build_cache,
                                   directory_record, file_record, shown)
+from memscope.parsers import kernel_lines
 from memscope.sources import Root
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NONBLOCK
@@ -425,7 +426,7 @@ def _used_files(root: Root, pids: List[int], notes: Notes) -> Dict[Any, _Used]:
         except SourceError:
             denied += 1
             continue
-        for line in maps.splitlines():
+        for line in kernel_lines(maps):
             # 7f..-7f.. r--p 00000000 fd:01 1234   /usr/lib/x86_64-linux-gnu/libc.so.6
             parts = line.split(None, 5)
             if len(parts) < 6 or parts[4] == "0" or not parts[5].startswith("/"):

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from memscope.errors import (MemscopeError, NotFound, ParseError, PermissionDenied, SourceError,
                              denied_hint)
 from memscope.model.cgroup import add_members, build_cgroup, ordered, tree_node
-from memscope.parsers import parse_int
+from memscope.parsers import kernel_lines, parse_int
 from memscope.parsers.memcg import parse_flat_keyed, parse_value
 from memscope.parsers.pressure import parse_pressure
 from memscope.sources import Root
@@ -125,7 +125,7 @@ def cgroup_of_pid(root: Root, hier: Hierarchy, pid: int) -> str:
     if path is None:
         raise MemscopeError(f"{root.display(f'proc/{pid}/cgroup')}: no memory cgroup line")
     if hier.version == 1 and not any("memory" in line.split(":")[1].split(",")
-                                     for line in text.splitlines() if line.count(":") >= 2):
+                                     for line in kernel_lines(text) if line.count(":") >= 2):
         raise MemscopeError(f"process {pid} is in no v1 memory cgroup")
     return path
 

@@ -8,7 +8,20 @@ the caller can say so in a note).
 
 from __future__ import annotations
 
+from typing import List
+
 from memscope.errors import ParseError
+
+
+def kernel_lines(text: str) -> List[str]:
+    """A kernel file's lines, cut at "\\n" only. ``str.splitlines()`` also cuts at \\r, \\v,
+    \\f, \\x1c-\\x1e, \\x85, U+2028 and U+2029, which the kernel prints unescaped inside
+    names (a mapped file's path in maps and smaps escapes only the newline; a cgroup's name in
+    /proc/PID/cgroup nothing): one such name would cut its line in two."""
+    out = text.split("\n")
+    if out and out[-1] == "":
+        out.pop()
+    return out
 
 
 def check_text(text: str) -> None:
@@ -73,7 +86,7 @@ def parse_key_values(text: str) -> "dict":
     every value an integer, every name once."""
     check_text(text)
     out = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(kernel_lines(text), 1):
         parts = line.split()
         if not parts:
             continue

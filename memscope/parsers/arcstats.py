@@ -16,12 +16,12 @@ from __future__ import annotations
 from typing import Dict
 
 from memscope.errors import ParseError
-from memscope.parsers import check_text, parse_int
+from memscope.parsers import check_text, kernel_lines, parse_int
 
 
 def parse_arcstats(text: str) -> Dict[str, int]:
     check_text(text)
-    lines = text.splitlines()
+    lines = kernel_lines(text)
     out: Dict[str, int] = {}
     start = next((i for i, line in enumerate(lines) if line.split()[:1] == ["name"]), None)
     if start is None:

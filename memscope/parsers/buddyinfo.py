@@ -15,7 +15,7 @@ import re
 from typing import Dict, List, Tuple
 
 from memscope.errors import ParseError
-from memscope.parsers import check_text, parse_int
+from memscope.parsers import check_text, kernel_lines, parse_int
 
 _LINE = re.compile(r"Node\s+(\d+),\s+zone\s+(\S+)((?:\s+\S+)+)\s*\Z")
 
@@ -25,7 +25,7 @@ def parse_buddyinfo(text: str) -> Dict[Tuple[int, str], List[int]]:
     check_text(text)
     out: Dict[Tuple[int, str], List[int]] = {}
     orders = None
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(kernel_lines(text), 1):
         if not line.strip():
             continue
         m = _LINE.match(line.strip())

@@ -14,12 +14,12 @@ from __future__ import annotations
 from typing import Dict, List
 
 from memscope.errors import ParseError
-from memscope.parsers import check_text, parse_int
+from memscope.parsers import check_text, kernel_lines, parse_int
 
 
 def parse_sysvipc_shm(text: str) -> List[Dict[str, int]]:
     check_text(text)
-    lines = text.splitlines()
+    lines = kernel_lines(text)
     header = lines[0].split()
     if "key" not in header or "size" not in header:
         raise ParseError(f"expected a header naming key and size, got {lines[0][:60]!r}", 1)

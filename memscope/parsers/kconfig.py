@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import Dict
 
-from memscope.parsers import check_text
+from memscope.parsers import check_text, kernel_lines
 
 
 def parse_kconfig(text: str) -> Dict[str, str]:
     check_text(text)
     out: Dict[str, str] = {}
-    for line in text.splitlines():
+    for line in kernel_lines(text):
         if line.startswith("CONFIG_"):
             key, sep, value = line.partition("=")
             if sep:

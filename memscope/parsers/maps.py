@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import List, NamedTuple
 
 from memscope.errors import ParseError
-from memscope.parsers import parse_int
+from memscope.parsers import kernel_lines, parse_int
 
 _HEX = frozenset("0123456789abcdef")
 
@@ -45,7 +45,7 @@ def parse_maps(text: str) -> List[MapsLine]:
     if "\x00" in text:
         raise ParseError("binary data (NUL byte)", text.count("\n", 0, text.find("\x00")) + 1)
     out: List[MapsLine] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(kernel_lines(text), 1):
         if not line.strip():
             continue
         parts = line.split(None, 5)

@@ -17,7 +17,7 @@ Units: bytes. New keys appear anywhere in memory.stat with new kernels: kept as 
 from __future__ import annotations
 
 from memscope.errors import ParseError
-from memscope.parsers import check_text, parse_int, parse_key_values
+from memscope.parsers import check_text, kernel_lines, parse_int, parse_key_values
 
 TYPE_CHECKING = False  # typing is not imported on `top`'s path before the fork
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def parse_value(text: str) -> Optional[int]:
     """A single-value file (memory.current, memory.max, usage_in_bytes, ...): bytes, or
     None for "no limit" (``max``, or v1's LONG_MAX)."""
     check_text(text)
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = [line for line in kernel_lines(text) if line.strip()]
     if len(lines) != 1:
         raise ParseError(f"expected one value, got {len(lines)} lines", 2 if lines else 1)
     value = lines[0].strip()
@@ -53,7 +53,7 @@ def memory_cgroup(text: Optional[str]) -> Optional[str]:
     if not text:
         return None
     unified = None
-    for line in text.splitlines():
+    for line in kernel_lines(text):
         parts = line.split(":", 2)
         if len(parts) != 3:
             continue

@@ -24,7 +24,7 @@ import re
 from typing import Dict, List, Tuple
 
 from memscope.errors import ParseError
-from memscope.parsers import check_text, parse_int
+from memscope.parsers import check_text, kernel_lines, parse_int
 
 # Every field mainline kernels print (2.6.x to 6.18), so that a vendor's addition can be told
 # apart. Keys are the kernel's spelling.
@@ -78,7 +78,7 @@ def parse_meminfo(text: str) -> Meminfo:
     fields: Dict[str, int] = {}
     unknown: List[str] = []
     skipped: List[Tuple[int, str]] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(kernel_lines(text), 1):
         if not line.strip():
             continue
         m = _LINE.match(line)

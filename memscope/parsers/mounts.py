@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import List, Tuple
 
-from memscope.parsers import check_text
+from memscope.parsers import check_text, kernel_lines
 
 
 def _unescape(field: str) -> str:
@@ -35,8 +35,10 @@ def parse_mounts(text: str) -> List[Tuple[str, str, str, str]]:
         return []
     check_text(text)
     out = []
-    for line in text.splitlines():
-        parts = line.split()
+    for line in kernel_lines(text):
+        # fields are separated by one space; str.split() would also cut at \x1c-\x1f,
+        # \x85, U+00A0, U+2028..., which a mount point may hold unescaped
+        parts = [p for p in line.split(" ") if p]
         if len(parts) >= 3:
             out.append((_unescape(parts[0]), _unescape(parts[1]), parts[2],
                         parts[3] if len(parts) > 3 else ""))

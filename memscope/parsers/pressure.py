@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Dict, Optional
 
 from memscope.errors import ParseError
-from memscope.parsers import check_text, parse_int
+from memscope.parsers import check_text, kernel_lines, parse_int
 
 _AVGS = ("avg10", "avg60", "avg300")
 
@@ -30,7 +30,7 @@ def _parse_float(value: str, field: str, lineno: int) -> float:
 def parse_pressure(text: str) -> Dict[str, Optional[Dict[str, object]]]:
     check_text(text)
     out: Dict[str, Optional[Dict[str, object]]] = {"some": None, "full": None}
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(kernel_lines(text), 1):
         parts = line.split()
         if not parts:
             continue

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import List, NamedTuple
 
 from memscope.errors import ParseError
-from memscope.parsers import check_text, parse_int
+from memscope.parsers import check_text, kernel_lines, parse_int
 
 
 class Cache(NamedTuple):
@@ -30,7 +30,7 @@ class Cache(NamedTuple):
 
 def parse_slabinfo(text: str) -> List[Cache]:
     check_text(text)
-    lines = text.splitlines()
+    lines = kernel_lines(text)
     if not lines[0].startswith("slabinfo - version: 2."):
         raise ParseError(f"expected 'slabinfo - version: 2.x', got {lines[0][:40]!r}", 1)
     out = []

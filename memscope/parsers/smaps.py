@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 
 from memscope.errors import ParseError
-from memscope.parsers import check_text, parse_int
+from memscope.parsers import check_text, kernel_lines, parse_int
 
 TYPE_CHECKING = False  # typing is not imported on `top`'s path before the fork
 if TYPE_CHECKING:
@@ -217,7 +217,7 @@ def _parse_lines(text: str, first_line: int) -> List[Mapping]:
     mappings: List[Mapping] = []
     current: Optional[Mapping] = None
     fields: Dict[str, int] = {}
-    for lineno, line in enumerate(text.splitlines(), first_line):
+    for lineno, line in enumerate(kernel_lines(text), first_line):
         if not line:
             continue
         if line[0] in _HEX:

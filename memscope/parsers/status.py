@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from memscope.errors import ParseError
-from memscope.parsers import check_text, parse_int
+from memscope.parsers import check_text, kernel_lines, parse_int
 
 TYPE_CHECKING = False  # typing is not imported on `top`'s path before the fork
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def _parse_fast(text: str) -> Optional[Status]:
 
 def _parse_lines(text: str) -> Status:
     st = Status()
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(kernel_lines(text), 1):
         key, sep, value = line.partition(":")
         if not sep:
             continue  # not in the kernel's shape: tolerated

@@ -8,13 +8,13 @@ from __future__ import annotations
 from typing import List
 
 from memscope.errors import ParseError
-from memscope.parsers import check_text, parse_int
+from memscope.parsers import check_text, kernel_lines, parse_int
 
 
 def parse_numbers(text: str) -> List[int]:
     """Every integer on the file's one line (vm.lowmem_reserve_ratio: one per zone)."""
     check_text(text)
-    lines = text.splitlines()
+    lines = kernel_lines(text)
     if len(lines) != 1:
         raise ParseError(f"expected one line, got {len(lines)}", 2)
     return [parse_int(x, "value", 1) for x in lines[0].split()]

@@ -36,7 +36,7 @@ import re
 from typing import Dict, List, Optional, Tuple
 
 from memscope.errors import ParseError
-from memscope.parsers import check_text, parse_int
+from memscope.parsers import check_text, kernel_lines, parse_int
 
 _HEADER = re.compile(r"Node\s+(\d+),\s+zone\s+(\S+)\s*\Z")
 # The zone's own size and watermark lines (pages).
@@ -119,7 +119,7 @@ def parse_zoneinfo(text: str) -> Zoneinfo:
     skipped: List[Tuple[int, str]] = []
     zone: Optional[Zone] = None
     section = None  # "node" | "zone" | "pagesets"
-    for lineno, raw in enumerate(text.splitlines(), 1):
+    for lineno, raw in enumerate(kernel_lines(text), 1):
         line = raw.strip()
         if not line:
             continue

@@ -7,10 +7,13 @@ sections never mix; a blank line ends each section. Lines end in ``\n``; cells a
 as RFC 4180 says (a comma, quote or line break in a cell); integers are bytes, as in json;
 null is an empty cell; true and false are ``true`` and ``false``.
 
-Text is lossless and harmless: a backslash is written ``\\``, and any character that is
-not printable (controls, line breaks, U+2028, bidi marks) and any byte of a name that is
-not UTF-8 is written ``\xHH`` per byte of its UTF-8 form (or the byte itself). Undo it
-with ``re.sub(rb'\\(\\|x([0-9a-f]{2}))', ...)`` over the bytes and decode as UTF-8.
+Text is lossless, harmless in a terminal and inert in a spreadsheet: a backslash is
+written ``\\``, any character that is not printable (controls, line breaks, U+2028, bidi
+marks) and any byte of a name that is not UTF-8 is written ``\xHH`` per byte of its UTF-8
+form (or the byte itself), and text that begins with ``= + - @`` or ``'`` gets a leading
+``'`` (what spreadsheets take as "this is text"; numbers never have one). To read a cell
+back: drop a leading ``'``, then ``re.sub(rb'\\(\\|x([0-9a-f]{2}))', ...)`` over the
+bytes, and decode as UTF-8.
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ from typing import Any, Iterator, List
 
 from memscope.render.rows import Section
 
+# what a spreadsheet takes for the start of a formula (OWASP's "CSV injection"), and the
+# quote that marks text
+FORMULA = ("=", "+", "-", "@", "'")
+
 
 def cell(value: Any) -> str:
     if value is None:
@@ -29,7 +36,11 @@ def cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
-    text = str(value)
+    if not isinstance(value, str):
+        return str(value)
+    text = value
+    if text[:1] in FORMULA:  # a spreadsheet would take it for a formula: text it stays
+        text = "'" + text
     if text.isprintable() and "\\" not in text:
         return text
     out = []
@@ -41,8 +52,9 @@ def cell(value: Any) -> str:
         else:
             try:
                 raw = ch.encode("utf-8", "surrogateescape")
-            except UnicodeEncodeError:  # a surrogate no read gives (a JSON \ud800)
-                raw = ch.encode("utf-8", "backslashreplace")
+            except UnicodeEncodeError:  # a surrogate that stands for no byte (a JSON
+                out.append(f"\\u{ord(ch):04x}")  # document's \ud800): as YAML writes it
+                continue
             out.append("".join(f"\\x{b:02x}" for b in raw))
     return "".join(out)
 

@@ -11,8 +11,9 @@ How a document becomes sections (docs/contract.md "Row formats"):
   item, in the order first seen, with nested objects' keys joined by dots
   (``psi.some.avg10``) and a list of plain values spread over ``key.0``, ``key.1``, ...;
 - a list of objects inside an item (a process's ``mappings``, a finding's ``evidence``) is
-  a section named ``<section>.<key>``, whose first column repeats the item's first column
-  (``processes.pid``), so its rows can be joined back to their item;
+  a section named ``<section>.<key>`` whose first columns tie each row to its item: the
+  item's row number in its section, from 0 (``findings.row``: unique), then the item's
+  first column (``findings.code``: for a reader);
 - a list of plain values outside an item is spread over ``key.0``, ... in ``fields``;
 - an empty list has no section, and a null list no cells (beside its spread columns);
   null stays null (the format says how it writes it).
@@ -20,7 +21,7 @@ How a document becomes sections (docs/contract.md "Row formats"):
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, NamedTuple
+from typing import Any, Callable, Dict, List, NamedTuple, Tuple
 
 from memscope.render import plain
 
@@ -35,7 +36,7 @@ def sections(doc: Dict[str, Any]) -> List[Section]:
     fields: List[List[Any]] = []
     tables: Dict[str, Dict[str, Any]] = {}  # name -> {"columns": {...}, "rows": [dict]}
     _walk(plain(doc), "", lambda key, value: fields.append([key, value]),
-          lambda key, items: _table(items, key, None, tables))
+          lambda key, items: _table(items, key, [], tables))
     out = [Section("fields", ["key", "value"], fields)] if fields else []
     for name, t in tables.items():
         columns = _columns(t["columns"], t["rows"])
@@ -73,24 +74,29 @@ def _walk(obj: Dict[str, Any], path: str, put: Callable[[str, Any], None],
             put(name, value)
 
 
-def _table(items: List[Dict[str, Any]], name: str, parent, tables) -> None:
-    """``parent``: (column, value) of the item this list belongs to, or None."""
+def _table(items: List[Dict[str, Any]], name: str, parent: List[Tuple[str, Any]],
+           tables) -> None:
+    """``parent``: the (column, value) pairs that tie these items to the row they belong
+    to (none at the top)."""
     t = tables.setdefault(name, {"columns": {}, "rows": []})
     for item in items:
-        row: Dict[str, Any] = {}
-        if parent is not None:
-            row[parent[0]] = parent[1]
+        row: Dict[str, Any] = dict(parent)
         children: List[Any] = []
         _walk(item, "", row.__setitem__,
               lambda key, value, found=children: found.append((key, value)))
         for column in row:
             t["columns"].setdefault(column, None)
+        index = len(t["rows"])
         t["rows"].append(row)
-        first = next(((k, v) for k, v in row.items() if parent is None or k != parent[0]),
-                     None)
+        if not children:
+            continue
+        # the row's number in its section (unique), then its first own column (readable)
+        tie = [(f"{name}.row", index)]
+        own = next(((k, v) for k, v in row.items() if k not in dict(parent)), None)
+        if own is not None:
+            tie.append((f"{name}.{own[0]}", own[1]))
         for key, value in children:
-            ident = (f"{name}.{first[0]}", first[1]) if first is not None else None
-            _table(value, f"{name}.{key}", ident, tables)
+            _table(value, f"{name}.{key}", tie, tables)
 
 
 def _compact(value: Any) -> str:
