@@ -27,6 +27,8 @@ def host(tmp_path):
     for rel in ("proc/vmstat", "proc/pressure/memory"):
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(FIXTURES / "this-vm-6.18.44-live" / rel, dest / rel)
+    shutil.copy(FIXTURES / "constructed-kernel-memory-6.18/proc/sys/vm/overcommit_memory",
+                dest / "proc/sys/vm/overcommit_memory")
     v657 = FIXTURES / "this-vm-6.18.44-fc-v657"
     shutil.copytree(v657 / f"proc/{PID}", dest / f"proc/{PID}")
     (dest / f"proc/{PID}/cmdline").write_bytes(b"python3\x00-c\x00work\x00")
@@ -265,6 +267,13 @@ def test_explain(host):
     slab = host / "proc/slabinfo"
     slab.write_text(slab.read_text() + "broken 1x\n")
     ok_with_note(run(host, "explain"), "file_malformed", f"{slab}: line ")
+    overcommit = host / "proc/sys/vm/overcommit_memory"
+    for bad in ("\u00b2\n", "\u0662\n", "2 2\n", "-1\n"):  # ², Arabic-Indic 2: no digits
+        overcommit.write_text(bad)
+        doc = ok_with_note(run(host, "explain"), "file_malformed", f"{overcommit}: line 1",
+                           "the overcommit policy is unknown")
+        assert all(e["key"] != "overcommit_memory" for f in doc["findings"]
+                   for e in f["evidence"])
     path = damage(host, "proc/meminfo", 2)
     one_error_line(run(host, "explain"), f"{path}: line 2")
 

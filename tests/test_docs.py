@@ -9,7 +9,7 @@ import subprocess
 import click
 import pytest
 
-from conftest import REPO
+from conftest import FIXTURES, REPO
 from memscope.cli import cli
 
 
@@ -163,3 +163,95 @@ def test_readme_links_the_docs():
     for name in ("contract", "kernel", "architecture"):
         assert f"docs/{name}.md" in readme
         assert (REPO / "docs" / f"{name}.md").is_file()
+
+
+# -- every key a command writes is in its section of docs/contract.md ---------------------
+
+def _contract_section(command: str) -> str:
+    import re
+
+    text = (REPO / "docs" / "contract.md").read_text()
+    m = re.search(r"^### " + re.escape(command) + r"\b.*?$(.*?)(?=^### |^## )", text,
+                  re.M | re.S)
+    assert m, f"no section for {command} in docs/contract.md"
+    return m.group(1)
+
+
+def _keys(doc, depth):
+    """The keys of a document down to ``depth`` levels of objects (lists looked through);
+    the kernel's own spellings (meminfo{}, stat{}: capitalised, or under meminfo/stat)
+    are the kernel's, not memscope's."""
+    out = set()
+
+    def walk(value, level):
+        if level > depth:
+            return
+        if isinstance(value, dict):
+            for k, v in value.items():
+                out.add(k)
+                if k not in ("meminfo", "stat"):
+                    walk(v, level + 1)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, level)
+
+    walk(doc, 0)
+    return {k for k in out if not k[:1].isupper()}
+
+
+def _trend_reports(tmp_path):
+    import json
+
+    base = json.loads((FIXTURES / "trend" / "report-this-vm.json").read_text())
+    for i in range(4):
+        doc = json.loads(json.dumps(base))
+        doc["source"]["taken_at"] = f"2026-12-01T0{i}:00:00Z"
+        doc["source"]["uptime"] = 1000.0 + 3600 * i
+        for g in doc["top"]["groups"]:
+            g["pss"] = (g["pss"] or 0) + i * (64 << 20)
+        (tmp_path / f"r{i}.json").write_text(json.dumps(doc))
+    return tmp_path
+
+
+KEY_CASES = [
+    ("summary", ["summary", "--root", "this-vm-6.18.44-live"]),
+    ("summary", ["summary", "--root", "constructed-zfs-arc-6.18"]),
+    ("zones", ["zones", "--root", "this-vm-6.18.44-kernel-views"]),
+    ("vmalloc", ["vmalloc", "--root", "this-vm-6.18.44-kernel-views"]),
+    ("slab", ["slab", "--root", "this-vm-6.18.44-kernel-views"]),
+    ("shmem", ["shmem", "--root", "this-vm-6.18.44-hugetlb-shm"]),
+    ("proc", ["proc", "19124", "--maps", "--root", "this-vm-6.18.44-fc-v657"]),
+    ("top", ["top", "--group-by", "program", "--root", "this-vm-6.18.44-fc-v657"]),
+    ("top", ["top", "--by-mapping", "--root", "this-vm-6.18.44-fc-v657"]),
+    ("cgroup", ["cgroup", "--children", "--root", "pcp-qa-cgroups-root-004-v2-fedora"]),
+    ("cgroup", ["cgroup", "--tree", "--root", "pcp-qa-cgroups-root-003-docker"]),
+    ("report", ["report", "--root", "this-vm-6.18.44-fc-v657"]),
+    ("explain", ["explain", "--root", "constructed-pressure-6.18"]),
+    ("diff", ["diff", "TREND/r0.json", "TREND/r3.json"]),
+    ("trend", ["trend", "TREND"]),
+    ("cache", ["cache", "--procs", "--pid", "1"]),
+    ("cache", ["cache", "-r", "TREND"]),
+]
+
+
+@pytest.mark.parametrize("command, args", KEY_CASES, ids=lambda v: " ".join(v)
+                         if isinstance(v, list) else v)
+def test_every_key_is_in_the_contract(command, args, tmp_path):
+    """Scripts depend on the keys docs/contract.md lists: every key a command writes, down
+    to the objects inside its top-level ones, is named in the command's section (report's
+    sections are the other commands' documents: its own keys only)."""
+    import json
+
+    from conftest import run_memscope
+
+    trend = _trend_reports(tmp_path) if any("TREND" in a for a in args) else None
+    argv = [str(FIXTURES / a) if i and args[i - 1] == "--root" else
+            a.replace("TREND", str(trend)) for i, a in enumerate(args)]
+    r = run_memscope(*argv, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    section = _contract_section(command)
+    import re
+
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", section))
+    missing = sorted(_keys(json.loads(r.stdout), 0 if command == "report" else 1) - words)
+    assert not missing, f"docs/contract.md '### {command}' does not name {missing}"

@@ -214,18 +214,19 @@ def test_a_new_format_is_a_module_and_a_row(fresh_cli, tmp_path, monkeypatch):
         "            yield '\\t'.join([s.name, *('' if v is None else str(v) for v in row)])"
         " + '\\n'\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(formats.FORMATS, "tsv",
-                        formats.Format("rows", "tsv_format:to_tsv", "tsv"))
-    monkeypatch.setattr(formats, "EVERY", formats.EVERY + ("tsv",))
+    assert "x-test-tsv" not in formats.FORMATS
+    monkeypatch.setitem(formats.FORMATS, "x-test-tsv",
+                        formats.Format("rows", "tsv_format:to_tsv", "x-test-tsv"))
+    monkeypatch.setattr(formats, "EVERY", formats.EVERY + ("x-test-tsv",))
     cli = fresh_cli().cli
     runner = CliRunner()
     for args, host in CASES:
         r = runner.invoke(cli, [*args.split(), "--root", str(FIXTURES / host), "--format",
-                                "tsv"])
+                                "x-test-tsv"])
         assert r.exit_code == 0, (args, r.output)
         assert r.output.startswith("section\tkey\tvalue\n"), args
     r = runner.invoke(cli, ["cache", "--help"])
-    assert "tsv" in r.output
+    assert "x-test-tsv" in r.output
 
 
 def test_a_new_command_is_a_row_and_a_function(fresh_cli, monkeypatch):

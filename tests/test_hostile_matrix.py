@@ -25,6 +25,7 @@ MATRIX = {
     "proc/buddyinfo": [["zones"], ["report"], ["explain"]],
     "proc/sys/vm/min_free_kbytes": [["zones"]],
     "proc/sys/vm/lowmem_reserve_ratio": [["zones"]],
+    "proc/sys/vm/overcommit_memory": [["explain"]],
     "proc/pressure/memory": [["summary"], ["explain"]],
     "proc/vmallocinfo": [["vmalloc"], ["report"], ["explain"]],
     "proc/slabinfo": [["slab"], ["explain"]],
@@ -54,6 +55,8 @@ def host(tmp_path_factory):
     for rel in ("proc/vmstat", "proc/pressure/memory"):
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(FIXTURES / "this-vm-6.18.44-live" / rel, dest / rel)
+    shutil.copy(FIXTURES / "constructed-kernel-memory-6.18/proc/sys/vm/overcommit_memory",
+                dest / "proc/sys/vm/overcommit_memory")
     v657 = FIXTURES / "this-vm-6.18.44-fc-v657"
     shutil.copytree(v657 / "proc/19124", dest / "proc/19124")
     (dest / "proc/19124/cmdline").write_bytes(b"python3\x00-c\x00work\x00")

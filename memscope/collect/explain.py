@@ -12,14 +12,18 @@ import posixpath
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from memscope.errors import MemscopeError, ParseError, SourceError
+from memscope.errors import MemscopeError, ParseError
 from memscope.sources import Root
 
 
-def read_tunables(root: Root) -> Dict[str, Any]:
-    text = root.read_optional("proc/sys/vm/overcommit_memory")
-    mode = int(text) if text and text.strip().isdigit() else None
-    return {"overcommit_memory": mode}
+def read_tunables(root: Root, notes) -> Dict[str, Any]:
+    """The sysctls the findings read, each optional (collect/policy.py)."""
+    from memscope.collect.policy import optional
+    from memscope.parsers.sysctl import parse_number
+
+    return {"overcommit_memory": optional(
+        root, "proc/sys/vm/overcommit_memory", parse_number, notes,
+        "the overcommit policy is unknown", missing=None)}
 
 
 def sample(root: Root):
@@ -118,6 +122,7 @@ def collect_explain(root: Root, cgroup: Optional[str] = None, since: Optional[st
     """(Docs, notes, scope, warnings). ``light`` (check): no process scan, no shmem, slab or
     vmalloc view — nothing that changes the verdict is lost, only names in the texts."""
     from memscope.collect.cgroups import (children_of, find_hierarchy, resolve)
+    from memscope.collect.policy import section
     from memscope.collect.views import collect_zones
     from memscope.explain import Docs
     from memscope.model import Notes
@@ -136,11 +141,9 @@ def collect_explain(root: Root, cgroup: Optional[str] = None, since: Optional[st
         summary = second
     elif since is not None:
         seconds = rates_since(summary, since)
-    try:
-        zones = collect_zones(root, inputs)
-    except (SourceError, ParseError):
-        zones = None
-    tunables = read_tunables(root)
+    zones = section(lambda: collect_zones(root, inputs), notes, "zones",
+                    consequence="no zone findings (watermarks, fragmentation)")
+    tunables = read_tunables(root, notes)
 
     # cgroups: the --cgroup target (or the container memscope runs in) and the top level
     hier = None

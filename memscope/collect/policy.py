@@ -91,15 +91,17 @@ def optional_text(root: Root, rel: str, notes, consequence: str,
 
 
 def section(build: Callable[[], Any], notes, name: str,
-            codes: Optional[Dict[str, str]] = None) -> Any:
-    """A whole section of a composite document (``report``): built, or null with a note
-    naming the file that stopped it. ``codes`` renames a policy code for this section
-    (where a section had its own code before the policy)."""
+            codes: Optional[Dict[str, str]] = None, consequence: Optional[str] = None) -> Any:
+    """A whole section of a composite document (``report``, explain's views): built, or
+    null with a note naming the file that stopped it and ``consequence`` (default: "no
+    <name> section"). ``codes`` renames a policy code for this section (where a section
+    had its own code before the policy)."""
     try:
         return build()
     except (SourceError, ParseError) as exc:
         code, why = describe(exc)
-        add_note(notes, (codes or {}).get(code, code), f"{why}: no {name} section")
+        add_note(notes, (codes or {}).get(code, code),
+                 f"{why}: {consequence or f'no {name} section'}")
         return None
 
 
