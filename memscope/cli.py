@@ -592,14 +592,12 @@ def main(argv: Optional[list] = None) -> None:
 
 
 def _show_usage_error(exc: click.ClickException) -> None:
-    """click's usage message, with what the user typed made harmless for the terminal."""
-    import io
-
-    from memscope.text import safe_lines
-
-    buf = io.StringIO()
-    exc.show(file=buf)
-    _write_stderr(safe_lines(buf.getvalue().rstrip("\n")) + "\n")
+    """A usage error as every other error: one line on stderr, with where to read more
+    (click's own is four: usage, a hint, a blank line, the message). What the user typed
+    is made harmless for the terminal by _stderr."""
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "memscope"
+    _stderr(f"memscope: error: {exc.format_message()} (see '{where} --help')")
 
 
 def _main_check(args: list, debug: bool) -> None:

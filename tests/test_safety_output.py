@@ -534,7 +534,9 @@ def test_bad_option_values_are_usage_errors(args):
     r = run_memscope(*args)
     assert r.returncode == 2, (args, r.returncode, r.stderr)
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr
-    assert "Error:" in r.stderr
+    # one line, as every error: the message and where to read more
+    assert r.stderr.startswith("memscope: error: ") and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.endswith(f"(see 'memscope {args[0]} --help')\n"), r.stderr
 
 
 @pytest.mark.parametrize("args", [
