@@ -31,6 +31,18 @@ def update_golden(request):
     return request.config.getoption("--update-golden")
 
 
+def yaml_names(value):
+    """A loaded YAML document as JSON has it: a name that is not UTF-8 is !!binary in YAML
+    (bytes once loaded) and surrogate escapes in JSON (any live process may have one)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    if isinstance(value, dict):
+        return {k: yaml_names(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [yaml_names(v) for v in value]
+    return value
+
+
 def run_memscope(*args, input=None, env=None, user=None, cwd=None):
     """Run memscope in a subprocess, exactly as a user does; stdout and stderr apart."""
     cmd = [sys.executable, "-m", "memscope", *map(str, args)]

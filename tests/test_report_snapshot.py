@@ -11,7 +11,7 @@ import tarfile
 import pytest
 import yaml
 
-from conftest import FIXTURES, MiB, run_memscope
+from conftest import FIXTURES, MiB, run_memscope, yaml_names
 from memscope import archive
 
 prometheus = pytest.importorskip("prometheus_client.parser")
@@ -49,18 +49,6 @@ def parse_prom(text):
 # --- report ---------------------------------------------------------------------------
 
 
-def names(value):
-    """A YAML document as JSON has it: a name that is not UTF-8 is !!binary in YAML (bytes
-    once loaded) and surrogate escapes in JSON (any process on the host may have one)."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "surrogateescape")
-    if isinstance(value, dict):
-        return {k: names(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [names(v) for v in value]
-    return value
-
-
 def test_report_schema_round_trips(snap, tmp_path):
     out_json, out_yaml = tmp_path / "r.json", tmp_path / "r.yaml"
     for fmt, out in (("json", out_json), ("yaml", out_yaml)):
@@ -68,7 +56,7 @@ def test_report_schema_round_trips(snap, tmp_path):
         assert r.returncode == 0, r.stderr
         assert r.stdout == ""
     doc = json.loads(out_json.read_text())
-    assert names(yaml.safe_load(out_yaml.read_text())) == doc
+    assert yaml_names(yaml.safe_load(out_yaml.read_text())) == doc
     assert doc["schema_version"] == 1
     assert set(doc) >= {"source", "summary", "zones", "vmalloc", "top", "cgroups", "notes"}
     assert doc["source"]["root"] == str(snap) and doc["source"]["taken_at"]

@@ -945,14 +945,7 @@ def test_any_name_round_trips_in_json_and_yaml(name):
     from memscope.collect.documents import _load_yaml
     from memscope.render import to_json, to_yaml
 
-    def _names(value):  # what any YAML safe loader gives, !!binary bytes made names again
-        if isinstance(value, bytes):
-            return value.decode("utf-8", "surrogateescape")
-        if isinstance(value, dict):
-            return {k: _names(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [_names(v) for v in value]
-        return value
+    from conftest import yaml_names as _names  # !!binary bytes made names again
 
     doc = {"schema_version": 1, "processes": [{"name": name, "cmdline": name + " x"}],
            "groups": {"k": name}}
