@@ -569,7 +569,7 @@ def main(argv: Optional[list] = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:  # usage errors: click's message, exit 2
-        _show_usage_error(exc)
+        _show_usage_error(exc, args)
         sys.exit(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt, Interrupted):
         _quiet_stdout()
@@ -591,12 +591,16 @@ def main(argv: Optional[list] = None) -> None:
     sys.exit(0)
 
 
-def _show_usage_error(exc: click.ClickException) -> None:
+def _show_usage_error(exc: click.ClickException, args: list) -> None:
     """A usage error as every other error: one line on stderr, with where to read more
     (click's own is four: usage, a hint, a blank line, the message). What the user typed
     is made harmless for the terminal by _stderr."""
     ctx = getattr(exc, "ctx", None)
-    where = ctx.command_path if ctx is not None else "memscope"
+    if ctx is not None:
+        where = ctx.command_path
+    else:  # an option missing its value: click gives no context; the command is in argv
+        named = next((a for a in args if a in cli.commands), None)
+        where = f"memscope {named}" if named else "memscope"
     _stderr(f"memscope: error: {exc.format_message()} (see '{where} --help')")
 
 
@@ -607,7 +611,11 @@ def _main_check(args: list, debug: bool) -> None:
     from memscope.errors import MemscopeError
 
     def unknown(why: str) -> None:
-        line = "MEMORY UNKNOWN - " + why.replace("\n", " ").replace("|", "/")
+        from memscope.text import safe
+
+        # one line, nothing a terminal or a monitoring UI takes as control; '|' would
+        # start the perfdata
+        line = "MEMORY UNKNOWN - " + safe(why).replace("|", "/")
         if sys.stdout is None:  # started with stdout closed: say it where it can be seen
             _stderr(line)
             sys.exit(3)
@@ -642,10 +650,11 @@ def _main_check(args: list, debug: bool) -> None:
 
 
 def _stderr(line: str) -> None:
-    """One line on stderr: newlines folded, control characters (from names) neutralised."""
+    """One line on stderr: every character that is not printable (a newline in a name
+    too) shown as ``?``, as in tables."""
     from memscope.text import safe
 
-    _write_stderr(safe(line.replace("\n", " ")) + "\n")
+    _write_stderr(safe(line) + "\n")
 
 
 def _write_stderr(text: str) -> None:

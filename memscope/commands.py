@@ -310,8 +310,10 @@ def _top_by_mapping(a: Args, src, wanted, limit) -> Plan:
         per_process, skipped = collect_mappings(src, wanted())
         doc = build_by_mapping(per_process, skipped, "pss", limit, a.reverse)
         if skipped["permission_denied"]:
+            from memscope.errors import denied_hint
+
             a.warn([f"{skipped['permission_denied']} process(es) left out, their smaps "
-                    "unreadable (permission denied; run as root)"])
+                    f"unreadable (permission denied; {denied_hint()})"])
         return doc
 
     return Plan(build, lambda doc: mapping_table(doc, units, header=not a.no_header))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 
 from memscope.errors import (
     MemscopeError,
@@ -80,6 +81,32 @@ class _Refused(Exception):
 # Linux's own limit on symlinks followed in one lookup (MAXSYMLINKS, include/linux/namei.h).
 MAX_LINKS = 40
 _O_PATH = getattr(os, "O_PATH", 0)
+
+# Names reach the Root two ways: read from the kernel's files (decoded as UTF-8, surrogate
+# escapes for other bytes) and listed from the filesystem or given in argv (decoded with the
+# filesystem encoding). Both are UTF-8 on any host with a UTF-8 or C.UTF-8 locale, and then
+# nothing is converted. Under a plain C locale without UTF-8 (PYTHONCOERCECLOCALE=0, or no
+# C.UTF-8 on the host) the filesystem encoding is ASCII: a name read from /proc/PID/cgroup
+# holding U+2028 could not be passed to a system call, and a listed one would come back as
+# surrogates. There every name crosses the boundary as its UTF-8 bytes (_fs) and comes back
+# decoded as UTF-8 (_decoded), so a name is the same string whatever the locale.
+_UTF8_FS = sys.getfilesystemencoding().lower().replace("-", "").replace("_", "") == "utf8"
+
+
+def _fs(path):
+    """A name for a system call (see above): itself, or its UTF-8 bytes."""
+    if _UTF8_FS or not isinstance(path, str):
+        return path
+    return path.encode("utf-8", "surrogateescape")
+
+
+def _decoded(raw) -> str:
+    """A name from a system call, as memscope decodes names everywhere else (see above)."""
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", "surrogateescape")
+    if _UTF8_FS:
+        return raw
+    return os.fsencode(raw).decode("utf-8", "surrogateescape")
 _KIND = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
          stat.S_IFBLK: "a block device", stat.S_IFDIR: "a directory", stat.S_IFLNK: "a symlink"}
 
@@ -220,8 +247,8 @@ class Root:
         size (tmpfs with size=0); ``dev`` None where the snapshot did not record it."""
         if self.live:
             try:
-                dev = os.stat(mountpoint).st_dev
-                vfs = os.statvfs(mountpoint)
+                dev = os.stat(_fs(mountpoint)).st_dev
+                vfs = os.statvfs(_fs(mountpoint))
             except OSError:
                 return None
             used = (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize if vfs.f_blocks else None
@@ -270,7 +297,7 @@ class Root:
 
     def _top_fd(self) -> int:
         if self._root_fd is None:
-            self._root_fd = os.open(self._prefix, _O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            self._root_fd = os.open(_fs(self._prefix), _O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         return self._root_fd
 
     def _walk(self, rel: str, follow_last: bool = True):
@@ -306,14 +333,14 @@ class Root:
                     names.pop()
                     continue
                 last = not todo
-                fd = os.open(comp, _O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=stack[-1])
+                fd = os.open(_fs(comp), _O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=stack[-1])
                 st = os.fstat(fd)
                 if stat.S_ISLNK(st.st_mode) and (follow_last or not last):
                     os.close(fd)
                     links += 1
                     if links > MAX_LINKS:
                         raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
-                    target = os.readlink(comp, dir_fd=stack[-1])
+                    target = _decoded(os.readlink(_fs(comp), dir_fd=stack[-1]))
                     if target.startswith("/"):
                         if strict:
                             raise _Refused("a symbolic link on the way leads outside the --root "
@@ -384,11 +411,11 @@ class Root:
             if stat.S_ISDIR(st.st_mode):
                 raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
             if self.live:  # /proc and /sys files are what they are
-                return os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=parent)
+                return os.open(_fs(name), os.O_RDONLY | os.O_CLOEXEC, dir_fd=parent)
             raise _Refused(f"is {file_kind(st.st_mode)}, not a regular file")
         # Non-blocking and without following: the name could have been swapped for a FIFO
         # or a link since the fstat; the inode must be the one checked.
-        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW
+        fd = os.open(_fs(name), os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW
                      | os.O_NOCTTY, dir_fd=parent)
         again = os.fstat(fd)
         if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) or \
@@ -401,11 +428,11 @@ class Root:
         """An fd open for reading on the regular file ``rel`` (under a root: checked: an
         O_PATH open and fstat first, so a device is never opened)."""
         if self._direct(rel):
-            return os.open(self._abs(rel), os.O_RDONLY | os.O_CLOEXEC)
+            return os.open(_fs(self._abs(rel)), os.O_RDONLY | os.O_CLOEXEC)
         split = self._split(rel)
         if split is not None:
             parent = self._dir(split[0])
-            pfd = os.open(split[1], _O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+            pfd = os.open(_fs(split[1]), _O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
             try:
                 st = os.fstat(pfd)
                 if not stat.S_ISLNK(st.st_mode):
@@ -423,13 +450,13 @@ class Root:
         """The object at ``rel`` (links followed within the root), or None."""
         if self._direct(rel):
             try:
-                return os.stat(self._abs(rel))
+                return os.stat(_fs(self._abs(rel)))
             except (OSError, ValueError):
                 return None
         try:
             split = self._split(rel)
             if split is not None:
-                st = os.stat(split[1], dir_fd=self._dir(split[0]), follow_symlinks=False)
+                st = os.stat(_fs(split[1]), dir_fd=self._dir(split[0]), follow_symlinks=False)
                 if not stat.S_ISLNK(st.st_mode):
                     return st
             parent, _name, fd, st = self._walk(rel)
@@ -442,7 +469,7 @@ class Root:
     def _open_dir(self, rel: str) -> int:
         """An fd open for listing on the directory ``rel``."""
         if self._direct(rel):
-            return os.open(self._abs(rel), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            return os.open(_fs(self._abs(rel)), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         if self._split(rel) is not None:
             return os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC,
                            dir_fd=self._dir(rel))
@@ -458,7 +485,7 @@ class Root:
     def _canonical(self, rel: str) -> Optional[str]:
         """``rel`` with links resolved, relative to the root (None if it can't be)."""
         if self._direct(rel):
-            return os.path.realpath(self._abs(rel))
+            return _decoded(os.path.realpath(_fs(self._abs(rel))))
         try:
             parent, _name, fd, _st = self._walk(rel)
         except (OSError, _Refused, ValueError):
@@ -518,7 +545,7 @@ class Root:
             fd = self._open_dir(rel)
             try:
                 with os.scandir(fd) as it:
-                    return sorted(e.name for e in it
+                    return sorted(_decoded(e.name) for e in it
                                   if not dirs_only or e.is_dir(follow_symlinks=False))
             finally:
                 os.close(fd)
@@ -541,11 +568,11 @@ class Root:
         directory without the link answers from its manifest, as a snapshot does."""
         try:
             if self._direct(rel):
-                return os.readlink(self._abs(rel))
+                return _decoded(os.readlink(_fs(self._abs(rel))))
             parent, name, fd, st = self._walk(rel, follow_last=False)
             try:
                 if stat.S_ISLNK(st.st_mode):
-                    return os.readlink(name, dir_fd=parent)
+                    return _decoded(os.readlink(_fs(name), dir_fd=parent))
             finally:
                 os.close(fd)
                 os.close(parent)

@@ -226,3 +226,58 @@ def test_a_closed_delegated_subtree_does_not_break_the_walk():
     finally:
         for d in reversed(made):
             os.rmdir(d)
+
+
+# Names the kernel prints unescaped (or escaped as \012 alone) in maps and smaps, a file
+# mapped under such a name, and a process named with leading and trailing blanks.
+ODD_NAMES = ["a\nb", "c\u2028d", "e\rf", "g\x85h", "i\\012j"]
+
+MAPPER = r"""
+import mmap, os, sys
+names = sys.argv[1:]
+maps = []
+for name in names:
+    fd = os.memfd_create(name)
+    os.ftruncate(fd, 1 << 16)
+    m = mmap.mmap(fd, 1 << 16)
+    m.write(b"x" * (1 << 16))
+    maps.append(m)
+path = os.path.join(os.environ["DIR"], "file\nwith\u2028breaks")
+with open(path, "wb") as f:
+    f.write(b"y" * 8192)
+f = open(path, "rb")
+mapped = mmap.mmap(f.fileno(), 8192, prot=mmap.PROT_READ)
+mapped[0]
+import ctypes
+ctypes.CDLL(None).prctl(15, b" sp ace\xc2\xa0", 0, 0, 0)  # PR_SET_NAME
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_odd_names_in_maps_stay_whole_in_every_command(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", MAPPER, *ODD_NAMES], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, env=dict(os.environ, DIR=str(tmp_path)),
+                            text=True)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        pid = str(proc.pid)
+        # the literal \012 reads as a newline: maps can't tell them apart (docs/contract.md)
+        want = {f"/memfd:{n.replace(chr(92) + '012', chr(10))} (deleted)" for n in ODD_NAMES}
+        r = run_memscope("shmem", "--format", "json")
+        assert r.returncode == 0, r.stderr
+        mapped = {m["path"] for m in json.loads(r.stdout)["mapped"] if int(pid) in m["pids"]}
+        assert mapped == want
+        r = run_memscope("proc", pid, "--maps", "--format", "json")
+        paths = {m["path"] for m in json.loads(r.stdout)["processes"][0]["mappings"]}
+        assert want <= paths and str(tmp_path / "file\nwith\u2028breaks") in paths
+        r = run_memscope("cache", "--procs", "--pid", pid, "--format", "json")
+        assert r.returncode == 0, r.stderr
+        files = {f["path"]: f for f in json.loads(r.stdout)["files"]}
+        odd = files[str(tmp_path / "file\nwith\u2028breaks")]
+        assert odd["programs"] == [" sp ace\xa0"]
+        r = run_memscope("proc", pid)
+        assert r.returncode == 0 and "\n" not in r.stdout.split("name", 1)[1].split("\n")[0]
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)

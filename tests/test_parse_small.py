@@ -91,6 +91,9 @@ def test_parse_maps():
                             "/SYSV00003039 (deleted)")
     assert [m.path for m in lines if not m.inode][-1] == "[vsyscall]"
     assert parse_maps("") == []
+    # a newline in a name is the kernel's only escape (\012), read back as the newline
+    escaped = parse_maps("7f00-7f10 rw-s 00000000 00:01 5 /memfd:a\\012b (deleted)\n")[0]
+    assert escaped.path == "/memfd:a\nb (deleted)"
     anon = parse_maps("7f00-7f10 rw-p 00000000 00:00 0 \n")[0]
     assert anon.path == "" and anon.end == 0x7f10
     for bad in ("7f00 rw-p 0 00:00 0\n", "7f00-7f10 rw-p 00000000 00:00 x /a\n",

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, run_memscope, run_unprivileged
+from conftest import FIXTURES, REPO, run_memscope, run_unprivileged
 from test_cgroup import child_cgroups  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.skipif(not os.path.isfile("/proc/self/smaps_rollup"),
@@ -675,7 +675,8 @@ def test_a_hostile_executable_name_through_every_renderer(worker_bin, tmp_path):
         text = r.stdout.decode("utf-8")  # strict: valid UTF-8
         # bytes that are not UTF-8 and control characters alike as the text \\xHH: never
         # raw in a file a scraper reads
-        assert 'program="evil\\\\xff\\\\xfe\\\\x1b[31m\\\\x9b"' in text
+        # (one \\xHH per byte of the UTF-8 form: U+009B is \\xc2\\x9b, a lone 0x9b \\x9b)
+        assert 'program="evil\\\\xff\\\\xfe\\\\x1b[31m\\\\xc2\\\\x9b"' in text
         assert "\x1b" not in text
         try:
             from prometheus_client.parser import text_string_to_metric_families
@@ -684,7 +685,7 @@ def test_a_hostile_executable_name_through_every_renderer(worker_bin, tmp_path):
         else:
             families = list(text_string_to_metric_families(text))
             labels = [s.labels.get("program") for f in families for s in f.samples]
-            assert "evil\\xff\\xfe\\x1b[31m\\x9b" in labels
+            assert "evil\\xff\\xfe\\x1b[31m\\xc2\\x9b" in labels
     finally:
         proc.stdin.close()
         proc.wait(timeout=30)
@@ -980,3 +981,29 @@ def test_any_name_is_harmless_in_a_terminal_and_valid_in_a_label(name):
     label = escape(name)
     label.encode("utf-8")  # valid UTF-8
     assert "\n" not in label and '"' not in label.replace('\\"', "")
+
+
+def test_names_read_from_files_work_under_an_ascii_filesystem_encoding(tmp_path):
+    """Under a C locale without UTF-8 (no locale coercion: a host without C.UTF-8), Python's
+    filesystem encoding is ASCII. Names memscope reads from the kernel's files (a cgroup path
+    in /proc/PID/cgroup) still reach the system calls, and names it lists come back as the
+    same strings as under UTF-8."""
+    host = tmp_path / "host"
+    shutil.copytree(FIXTURES / "this-vm-6.18.44-fc-v657", host)
+    odd = "/session.slice/b\u2028d\u00e9.scope"
+    cgroups = host / "sys/fs/cgroup/memory"
+    (cgroups / "session.slice/build.scope").rename(cgroups / odd.lstrip("/"))
+    (cgroups / odd.lstrip("/") / "cgroup.procs").write_text("19124\n")
+    (host / "proc/19124/cgroup").write_text(f"4:memory:{odd}\n")
+    ascii_env = dict(ENV, LC_ALL="C", LANG="C", PYTHONCOERCECLOCALE="0", PYTHONUTF8="0")
+    for env in (ENV, ascii_env):
+        for args in (["cgroup", "--pid", "19124"], ["cgroup", "--tree"],
+                     ["top", "--group-by", "cgroup"]):
+            r = subprocess.run([*MEMSCOPE, *args, "--root", str(host), "--format", "json"],
+                               env=env, capture_output=True)
+            err = r.stderr.decode("utf-8", "replace")
+            assert r.returncode == 0 and "internal error" not in err, (args, err)
+            doc = json.loads(r.stdout)
+            found = [c["path"] for c in doc["cgroups"]] if "cgroups" in doc else \
+                [g["key"] for g in doc["groups"]]
+            assert odd in found, (args, found)

@@ -32,6 +32,7 @@ from memscope.model import Notes
 from memscope.model.cache import (MAX_SKIPPED, NO_CACHE_KINDS, Ranking, Sums, build_cache,
                                   directory_record, file_record, shown)
 from memscope.parsers import kernel_lines
+from memscope.parsers.maps import unescape_path
 from memscope.sources import Root
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NONBLOCK
@@ -417,7 +418,8 @@ def _used_files(root: Root, pids: List[int], notes: Notes) -> Dict[Any, _Used]:
             continue
         base = f"proc/{pid}"
         try:
-            comm = root.read_text(f"{base}/comm").strip() or None
+            comm = root.read_text(f"{base}/comm")
+            comm = (comm[:-1] if comm.endswith("\n") else comm) or None  # the name whole
             maps = root.read_text(f"{base}/maps")
             fds = root.listdir(f"{base}/fd")
         except NotFound:
@@ -438,9 +440,11 @@ def _used_files(root: Root, pids: List[int], notes: Notes) -> Dict[Any, _Used]:
                 continue
             entry = used.get(key)
             if entry is None:
-                # maps escapes a newline in a name as \012 (seq_file_path(m, file, "\n"),
-                # fs/proc/task_mmu.c): the name back as it is; an open fd's link is exact
-                entry = used[key] = _Used(parts[5].replace("\\012", "\n"))
+                # the map_files link is the name exactly; maps' text escapes a newline as
+                # \012, which a name holding those four characters reads as too
+                exact = root.readlink(f"{base}/map_files/{parts[0]}")
+                entry = used[key] = _Used(exact if exact and exact.startswith("/")
+                                          else unescape_path(parts[5]))
             entry.mapped = True
             entry.use(pid, comm, f"/{base}/map_files/{parts[0]}")
         for fd in fds:

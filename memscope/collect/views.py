@@ -10,6 +10,7 @@ from memscope.errors import ParseError, SourceError
 from memscope.model import Notes
 from memscope.model.system import SystemInputs
 from memscope.parsers import parse_int
+from memscope.parsers.maps import header_path
 from memscope.parsers.sysctl import parse_number
 from memscope.parsers.meminfo import parse_meminfo
 from memscope.parsers.zoneinfo import parse_zoneinfo
@@ -206,7 +207,8 @@ def collect_shmem(root: Root, meminfo=None) -> dict:
         records = []
         for i, header in enumerate(smaps.headers):
             parts = header.split(None, 5)
-            if len(parts) < 6 or not wanted(parts[5]):
+            path = header_path(header)
+            if len(parts) < 6 or not wanted(path):
                 continue
             try:
                 inode = parse_int(parts[4], "inode", i + 1)
@@ -214,7 +216,7 @@ def collect_shmem(root: Root, meminfo=None) -> dict:
                 denied += 1
                 records = []
                 break
-            records.append((parts[5], parts[3], inode, flags[i], pss[i] << 10,
+            records.append((path, parts[3], inode, flags[i], pss[i] << 10,
                             (sh[i] + ph[i]) << 10))
         if records:
             mapped[pid] = records

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from memscope.parsers.maps import header_path
 from memscope.parsers.smaps import Smaps
 from memscope.parsers.status import Status
 
@@ -222,8 +223,7 @@ def build_mappings(smaps: Smaps, shmem: ShmemMounts) -> List[Dict[str, Any]]:
     flags = smaps.vmflags or [""] * len(smaps)
     rows: Dict[tuple, List[int]] = {}
     for i, header in enumerate(smaps.headers):
-        parts = header.split(None, 5)
-        path = parts[5] if len(parts) > 5 else ""
+        path = header_path(header)
         category = categorize(path, flags[i], shmem)
         key = (category, None if category in FOLDED else path)
         row = rows.get(key)

@@ -58,8 +58,9 @@ def build_shmem(inp: ShmemInputs, notes: Optional[Notes] = None) -> Dict[str, An
     notes = Notes() if notes is None else notes
     if inp.no_maps:
         notes.add("maps_missing", f"{inp.no_maps} process(es) have no maps under this root "
-                  "(a snapshot taken without --maps): the shmem objects they map are not "
-                  "named, and what they hold is left in unattributed")
+                  "(a snapshot taken without --maps, or whose capture could not read "
+                  "them): the shmem objects they map are not named, and what they hold is "
+                  "left in unattributed")
     table = ShmemMounts(inp.mounts_table)
     # Per object mapped by processes: shmem (memfd, shm files, shared anonymous) or hugetlb
     # (the VMA's "ht" flag: SHM_HUGETLB segments, MFD_HUGETLB memfds, hugetlbfs files).

@@ -39,6 +39,20 @@ def _hex(value: str, field: str, lineno: int) -> int:
     return int(value, 16)
 
 
+def unescape_path(path: str) -> str:
+    """A mapped file's name as it is: maps and smaps print a newline in it as ``\\012``
+    (``seq_file_path(m, file, "\\n")``, fs/proc/task_mmu.c) and escape nothing else. A name
+    holding the four characters ``\\012`` reads the same; the kernel's text can't tell them
+    apart, and the newline is taken (as the mount table's ``\\012`` is)."""
+    return path.replace("\\012", "\n") if "\\012" in path else path
+
+
+def header_path(header: str) -> str:
+    """The name at the end of a maps or smaps header line ('' for anonymous memory)."""
+    parts = header.split(None, 5)
+    return unescape_path(parts[5]) if len(parts) > 5 else ""
+
+
 def parse_maps(text: str) -> List[MapsLine]:
     """Every mapping of the file; an empty file (a process that exited, or a kernel
     thread) is an empty list."""
@@ -61,5 +75,5 @@ def parse_maps(text: str) -> List[MapsLine]:
         out.append(MapsLine(_hex(start, "start", lineno), _hex(end, "end", lineno), perms,
                             _hex(offset, "offset", lineno), dev,
                             parse_int(inode, "inode", lineno),
-                            parts[5] if len(parts) > 5 else ""))
+                            unescape_path(parts[5]) if len(parts) > 5 else ""))
     return out

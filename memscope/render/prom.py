@@ -23,20 +23,28 @@ CGROUP = ("usage", "comparable_usage", "limit", "effective_limit", "high", "peak
 
 
 def escape(value: Any) -> str:
-    """A label value: valid UTF-8 as the exposition format requires, so a byte 0xHH of a
-    name that is not UTF-8 (a surrogate escape) becomes the text ``\\xHH``; then backslash,
-    double quote and newline escaped as the format says."""
+    """A label value. Its text is valid UTF-8 with nothing a terminal or a dashboard takes
+    as control: every character that is not printable, and every byte of a name that is not
+    UTF-8 (a surrogate escape), is written as the text ``\\xHH``, one per byte of its UTF-8
+    form, as csv does (so U+0085 and a lone byte 0x85 stay two labels: ``\\xc2\\x85`` and
+    ``\\x85``). A backslash stays itself (systemd's ``\\x2d`` in unit names reads as in
+    systemctl); then backslash, double quote and newline are escaped as the exposition
+    format says (a newline is the one control character a label keeps, losslessly)."""
     s = str(value)
-    if not s.isascii():
-        try:
-            s = s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        except UnicodeEncodeError:  # a surrogate that stands for no byte: its escape
-            s = s.encode("utf-8", "backslashreplace").decode("utf-8")
-    s = s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
-    # other C0/C1 controls (ESC, BEL, CR...) as the text \\xHH: never raw in a scraped file
     if not s.isprintable():
-        s = "".join(c if c.isprintable() else f"\\\\x{ord(c):02x}" for c in s)
-    return s
+        out = []
+        for ch in s:
+            if ch.isprintable() or ch == "\n":  # the format has its own escape for \n
+                out.append(ch)
+                continue
+            try:
+                raw = ch.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:  # a surrogate that stands for no byte
+                out.append(f"\\u{ord(ch):04x}")
+                continue
+            out.append("".join(f"\\x{b:02x}" for b in raw))
+        s = "".join(out)
+    return s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
 
 
 class Exposition:
