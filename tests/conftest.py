@@ -31,6 +31,31 @@ def update_golden(request):
     return request.config.getoption("--update-golden")
 
 
+HOST_PID = 19124
+HOST_CGROUP = "/session.slice/build.scope"
+
+
+def full_host(dest):
+    """A host with every kind of file, for the bad-file and hostile-matrix tests: the
+    kernel-views capture (every system file), the live capture's vmstat and pressure, an
+    overcommit_memory, one process (HOST_PID) and a v1 cgroup tree holding it
+    (HOST_CGROUP). A file those tests damage must be here (docs/architecture.md)."""
+    shutil.copytree(FIXTURES / "this-vm-6.18.44-kernel-views", dest)
+    for rel in ("proc/vmstat", "proc/pressure/memory"):
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(FIXTURES / "this-vm-6.18.44-live" / rel, dest / rel)
+    shutil.copy(FIXTURES / "constructed-kernel-memory-6.18/proc/sys/vm/overcommit_memory",
+                dest / "proc/sys/vm/overcommit_memory")
+    v657 = FIXTURES / "this-vm-6.18.44-fc-v657"
+    shutil.copytree(v657 / f"proc/{HOST_PID}", dest / f"proc/{HOST_PID}")
+    (dest / f"proc/{HOST_PID}/cmdline").write_bytes(b"python3\x00-c\x00work\x00")
+    (dest / f"proc/{HOST_PID}/cgroup").write_text(f"4:memory:{HOST_CGROUP}\n")
+    shutil.copy(v657 / "proc/self/cgroup", dest / "proc/self/cgroup")
+    shutil.copytree(v657 / "sys/fs/cgroup", dest / "sys/fs/cgroup")
+    (dest / f"sys/fs/cgroup/memory{HOST_CGROUP}/cgroup.procs").write_text(f"{HOST_PID}\n")
+    return dest
+
+
 def yaml_names(value):
     """A loaded YAML document as JSON has it: a name that is not UTF-8 is !!binary in YAML
     (bytes once loaded) and surrogate escapes in JSON (any live process may have one)."""

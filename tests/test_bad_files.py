@@ -12,31 +12,15 @@ import shutil
 
 import pytest
 
-from conftest import FIXTURES, run_memscope
+from conftest import HOST_CGROUP, HOST_PID, full_host, run_memscope
 
-PID = 19124
-CGROUP = "/session.slice/build.scope"
+PID = HOST_PID
+CGROUP = HOST_CGROUP
 
 
 @pytest.fixture
 def host(tmp_path):
-    """The kernel-views capture (every system file), the live capture's vmstat and
-    pressure, one process and a v1 cgroup tree holding it."""
-    dest = tmp_path / "host"
-    shutil.copytree(FIXTURES / "this-vm-6.18.44-kernel-views", dest)
-    for rel in ("proc/vmstat", "proc/pressure/memory"):
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(FIXTURES / "this-vm-6.18.44-live" / rel, dest / rel)
-    shutil.copy(FIXTURES / "constructed-kernel-memory-6.18/proc/sys/vm/overcommit_memory",
-                dest / "proc/sys/vm/overcommit_memory")
-    v657 = FIXTURES / "this-vm-6.18.44-fc-v657"
-    shutil.copytree(v657 / f"proc/{PID}", dest / f"proc/{PID}")
-    (dest / f"proc/{PID}/cmdline").write_bytes(b"python3\x00-c\x00work\x00")
-    (dest / f"proc/{PID}/cgroup").write_text(f"4:memory:{CGROUP}\n")
-    shutil.copy(v657 / "proc/self/cgroup", dest / "proc/self/cgroup")
-    shutil.copytree(v657 / "sys/fs/cgroup", dest / "sys/fs/cgroup")
-    (dest / f"sys/fs/cgroup/memory{CGROUP}/cgroup.procs").write_text(f"{PID}\n")
-    return dest
+    return full_host(tmp_path / "host")
 
 
 def damage(host, rel, line=2):

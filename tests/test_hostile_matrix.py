@@ -8,12 +8,11 @@ from __future__ import annotations
 import contextlib
 import io
 import random
-import shutil
 import signal
 
 import pytest
 
-from conftest import FIXTURES
+from conftest import full_host
 from memscope.cli import main
 from test_hostile_parsers import MUTATION_CLASSES, mutations
 
@@ -48,22 +47,7 @@ MATRIX = {
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory):
-    """A host with every kind of file: the kernel-views capture, the live capture's vmstat
-    and pressure, a process and a v1 cgroup tree."""
-    dest = tmp_path_factory.mktemp("hostile") / "host"
-    shutil.copytree(FIXTURES / "this-vm-6.18.44-kernel-views", dest)
-    for rel in ("proc/vmstat", "proc/pressure/memory"):
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(FIXTURES / "this-vm-6.18.44-live" / rel, dest / rel)
-    shutil.copy(FIXTURES / "constructed-kernel-memory-6.18/proc/sys/vm/overcommit_memory",
-                dest / "proc/sys/vm/overcommit_memory")
-    v657 = FIXTURES / "this-vm-6.18.44-fc-v657"
-    shutil.copytree(v657 / "proc/19124", dest / "proc/19124")
-    (dest / "proc/19124/cmdline").write_bytes(b"python3\x00-c\x00work\x00")
-    shutil.copy(v657 / "proc/self/cgroup", dest / "proc/self/cgroup")
-    shutil.copytree(v657 / "sys/fs/cgroup", dest / "sys/fs/cgroup")
-    (dest / "sys/fs/cgroup/memory/session.slice/build.scope/cgroup.procs").write_text("19124\n")
-    return dest
+    return full_host(tmp_path_factory.mktemp("hostile") / "host")
 
 
 class Timeout(Exception):
