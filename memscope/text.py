@@ -45,6 +45,29 @@ def safe(text: object) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in s)
 
 
+def byte_escaped(text: str, keep: str = "") -> str:
+    """Untrusted text for a machine format that must stay printable (csv cells, Prometheus
+    labels): every character that is not printable (but those in ``keep``) as the text
+    ``\\xHH``, one per byte of its UTF-8 form, and a surrogate escape as the byte it
+    stands for; so U+0085 is ``\\xc2\\x85`` and a lone byte 0x85 ``\\x85``. A surrogate
+    that stands for no byte (only a hand-edited JSON document has one) is ``\\udHHH``, as
+    YAML writes it. Backslashes are the caller's: csv doubles them first, Prometheus not."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable() or ch in keep:
+            out.append(ch)
+            continue
+        try:
+            raw = ch.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            out.append(f"\\u{ord(ch):04x}")
+            continue
+        out.append("".join(f"\\x{b:02x}" for b in raw))
+    return "".join(out)
+
+
 def safe_lines(text: str, keep: Sequence[str] = ()) -> str:
     """Like safe(), line by line: newlines are kept, everything else that is not printable
     is replaced, except the exact escape sequences in ``keep`` (the colours memscope itself

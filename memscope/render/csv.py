@@ -23,6 +23,7 @@ import io
 from typing import Any, Iterator, List
 
 from memscope.render.rows import Section
+from memscope.text import byte_escaped
 
 # what a spreadsheet takes for the start of a formula (OWASP's "CSV injection"), and the
 # quote that marks text
@@ -41,22 +42,7 @@ def cell(value: Any) -> str:
     text = value
     if text[:1] in FORMULA:  # a spreadsheet would take it for a formula: text it stays
         text = "'" + text
-    if text.isprintable() and "\\" not in text:
-        return text
-    out = []
-    for ch in text:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch.isprintable():
-            out.append(ch)
-        else:
-            try:
-                raw = ch.encode("utf-8", "surrogateescape")
-            except UnicodeEncodeError:  # a surrogate that stands for no byte (a JSON
-                out.append(f"\\u{ord(ch):04x}")  # document's \ud800): as YAML writes it
-                continue
-            out.append("".join(f"\\x{b:02x}" for b in raw))
-    return "".join(out)
+    return byte_escaped(text.replace("\\", "\\\\"))
 
 
 def to_csv(sections: List[Section], stream: bool = False) -> Iterator[str]:

@@ -30,20 +30,9 @@ def escape(value: Any) -> str:
     ``\\x85``). A backslash stays itself (systemd's ``\\x2d`` in unit names reads as in
     systemctl); then backslash, double quote and newline are escaped as the exposition
     format says (a newline is the one control character a label keeps, losslessly)."""
-    s = str(value)
-    if not s.isprintable():
-        out = []
-        for ch in s:
-            if ch.isprintable() or ch == "\n":  # the format has its own escape for \n
-                out.append(ch)
-                continue
-            try:
-                raw = ch.encode("utf-8", "surrogateescape")
-            except UnicodeEncodeError:  # a surrogate that stands for no byte
-                out.append(f"\\u{ord(ch):04x}")
-                continue
-            out.append("".join(f"\\x{b:02x}" for b in raw))
-        s = "".join(out)
+    from memscope.text import byte_escaped
+
+    s = byte_escaped(str(value), keep="\n")  # the format has its own escape for \n
     return s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
 
 
