@@ -16,7 +16,7 @@ from memscope.errors import MemscopeError, ParseError
 from memscope.sources import Root
 
 
-def read_tunables(root: Root, notes) -> Dict[str, Any]:
+def explain_tunables(root: Root, notes) -> Dict[str, Any]:
     """The sysctls the findings read, each optional (collect/policy.py)."""
     from memscope.collect.policy import optional
     from memscope.parsers.sysctl import parse_number
@@ -143,7 +143,7 @@ def collect_explain(root: Root, cgroup: Optional[str] = None, since: Optional[st
         seconds = rates_since(summary, since)
     zones = section(lambda: collect_zones(root, inputs), notes, "zones",
                     consequence="no zone findings (watermarks, fragmentation)")
-    tunables = read_tunables(root, notes)
+    tunables = explain_tunables(root, notes)
 
     # cgroups: the --cgroup target (or the container memscope runs in) and the top level
     hier = None
