@@ -1007,3 +1007,23 @@ def test_names_read_from_files_work_under_an_ascii_filesystem_encoding(tmp_path)
             found = [c["path"] for c in doc["cgroups"]] if "cgroups" in doc else \
                 [g["key"] for g in doc["groups"]]
             assert odd in found, (args, found)
+
+
+@settings(max_examples=400, deadline=None)
+@given(NAMES)
+def test_a_label_gives_the_name_back_where_it_has_no_backslash(name):
+    """Two names are two labels (U+0085 and the byte 0x85 were one): the label, unescaped
+    as the exposition format says and then its \\xHH read as bytes, is the name, for every
+    name without a backslash of its own (docs/contract.md: a backslash is kept as is)."""
+    import re
+
+    from memscope.render.prom import escape
+
+    if "\\" in name or any("\ud800" <= ch < "\udc80" or "\udd00" <= ch <= "\udfff"
+                           for ch in name):
+        return
+    text = re.sub(r'\\(\\|"|n)', lambda m: {"\\": "\\", '"': '"', "n": "\n"}[m.group(1)],
+                  escape(name))
+    raw = re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m.group(1), 16)]),
+                 text.encode("utf-8", "surrogateescape"))
+    assert raw.decode("utf-8", "surrogateescape") == name
